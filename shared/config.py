@@ -1,0 +1,109 @@
+"""Settings: the only place that reads the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SECRET = "drippulse-dev-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """Refusal to start with an unsafe or inconsistent configuration."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    redis_url: str | None
+    secret_key: str
+    env: str
+    data_dir: Path
+    batch_size: int
+    max_upload_bytes: int
+    export_ttl_seconds: int
+    job_lease_seconds: int
+    max_job_attempts: int
+    visibility_timeout_seconds: int
+    rate_limit_per_minute: int
+    worker_concurrency: int
+    log_json: bool
+    storage_backend: str
+    s3_bucket: str | None
+    s3_endpoint_url: str | None
+    retention_days: int
+    celery_queue_prefix: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "storage"
+
+    def check(self) -> None:
+        if self.production and self.secret_key == DEFAULT_SECRET:
+            raise ConfigError(
+                "SECRET_KEY is the development default; refusing to start with "
+                "DRIPPULSE_ENV=production. Set SECRET_KEY to a long random value."
+            )
+        if self.visibility_timeout_seconds <= 2 * self.job_lease_seconds:
+            raise ConfigError(
+                "DRIPPULSE_VISIBILITY_TIMEOUT must exceed twice DRIPPULSE_JOB_LEASE_SECONDS, "
+                "or the broker redelivers tasks that are still running"
+            )
+
+
+def load(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    data_dir = Path(env.get("DRIPPULSE_DATA_DIR") or Path.cwd() / ".drippulse").resolve()
+    settings = Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=env.get("SECRET_KEY") or DEFAULT_SECRET,
+        env=env.get("DRIPPULSE_ENV", "development"),
+        data_dir=data_dir,
+        batch_size=_int(env, "DRIPPULSE_BATCH_SIZE", 2000),
+        max_upload_bytes=_int(env, "DRIPPULSE_MAX_UPLOAD_BYTES", 1024**3),
+        export_ttl_seconds=_int(env, "DRIPPULSE_EXPORT_TTL_SECONDS", 24 * 3600),
+        job_lease_seconds=_int(env, "DRIPPULSE_JOB_LEASE_SECONDS", 60),
+        max_job_attempts=_int(env, "DRIPPULSE_MAX_JOB_ATTEMPTS", 5),
+        visibility_timeout_seconds=_int(env, "DRIPPULSE_VISIBILITY_TIMEOUT", 3600),
+        rate_limit_per_minute=_int(env, "DRIPPULSE_RATE_LIMIT_PER_MINUTE", 6000),
+        worker_concurrency=_int(env, "DRIPPULSE_WORKER_CONCURRENCY", 2),
+        log_json=env.get("DRIPPULSE_LOG_JSON", "") not in ("", "0", "false"),
+        storage_backend=env.get("DRIPPULSE_STORAGE", "local"),
+        s3_bucket=env.get("DRIPPULSE_S3_BUCKET") or None,
+        s3_endpoint_url=env.get("DRIPPULSE_S3_ENDPOINT_URL") or None,
+        retention_days=_int(env, "DRIPPULSE_RETENTION_DAYS", 30),
+        celery_queue_prefix=env.get("DRIPPULSE_QUEUE_PREFIX", ""),
+    )
+    return settings
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = load()
+    return _current
+
+
+def set_settings(settings: Settings) -> None:
+    """Install settings explicitly (embedded services resolved, tests)."""
+    global _current
+    _current = settings
