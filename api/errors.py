@@ -1,0 +1,40 @@
+"""Every error leaves as `{"error": {"code", "message", "details"}}`, never as an HTML page."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from shared.errors import AppError, RateLimited
+
+log = logging.getLogger("drippulse.api")
+
+
+def error_response(status: int, code: str, message: str, details=None):
+    response = jsonify({"error": {"code": code, "message": message, "details": details}})
+    response.status_code = status
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def handle_app_error(exc: AppError):
+        response = jsonify(exc.to_dict())
+        response.status_code = exc.status
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "An unexpected error occurred")

@@ -1,0 +1,1 @@
+"""Blueprints: each module here exposing `bp` is registered by the app factory."""

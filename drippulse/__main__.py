@@ -1,0 +1,3 @@
+from drippulse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Run the platform: `up` (everything), `worker` (one Celery worker), `beat` (schedules)."""
+from __future__ import annotations
+
+import argparse
+
+from drippulse.services import resolved_settings
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    resolved_settings()
+    from worker.app import celery_app
+
+    argv = ["worker", "--loglevel", args.loglevel, "-Q", args.queues]
+    if args.concurrency:
+        argv += ["--concurrency", str(args.concurrency)]
+    if args.beat:
+        argv.append("--beat")
+    celery_app.worker_main(argv)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = resolved_settings()
+    from drippulse.runtime import up
+
+    return up(settings, port=args.port, workers=args.workers)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="run a Celery worker against the configured broker")
+    p.add_argument("--queues", "-Q", default="imports,exports,maintenance")
+    p.add_argument("--concurrency", "-c", type=int, default=0)
+    p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
+    p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("up", help="run API, dashboard and a worker (embedded services if unset)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(handler=cmd_up)

@@ -1,0 +1,77 @@
+"""Engine and transactions. Every tenant transaction names its organization."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from shared.config import get_settings
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// URLs and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str) -> Engine:
+    url = normalize_url(url)
+    engine = _engines.get(url)
+    if engine is None:
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                  pool_recycle=1800)
+        sa.event.listen(engine, "connect", _assume_app_role)
+        _engines[url] = engine
+    return engine
+
+
+def _assume_app_role(dbapi_connection, _record) -> None:
+    """Run as the unprivileged role so row-level security binds even for a superuser URL."""
+    with dbapi_connection.cursor() as cur:
+        cur.execute("SELECT pg_has_role(current_user, 'drippulse_app', 'MEMBER') "
+                    "FROM pg_roles WHERE rolname = 'drippulse_app'")
+        row = cur.fetchone()
+        if row and row[0]:
+            cur.execute("SET ROLE drippulse_app")
+    dbapi_connection.commit()
+
+
+def get_engine() -> Engine:
+    url = get_settings().database_url
+    if not url:
+        raise RuntimeError("DATABASE_URL is not configured (and no embedded database was started)")
+    return engine_for(url)
+
+
+def dispose_engines() -> None:
+    """Drop pooled connections: after a fork a child must not reuse its parent's sockets."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """A system transaction across organizations (auth lookups, sweeps, maintenance)."""
+    with get_engine().begin() as conn:
+        conn.execute(sa.text("SELECT set_config('app.bypass_rls', 'on', true)"))
+        yield conn
+
+
+@contextmanager
+def tenant_transaction(organization_id: uuid.UUID) -> Iterator[Connection]:
+    """A transaction bound to one organization (row-level security reads app.current_org)."""
+    with get_engine().begin() as conn:
+        conn.execute(
+            sa.text("SELECT set_config('app.current_org', :org, true)"),
+            {"org": str(organization_id)},
+        )
+        yield conn

@@ -1,0 +1,150 @@
+"""Field kinds: one converter per kind, used by the API schemas and the bundle validator alike.
+
+A converter takes the raw JSON value and returns the database value or raises FieldError.
+`None` means "no value" and is handled before the converter is called.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+
+class FieldError(ValueError):
+    """A value that does not fit its field; the message is shown to the user."""
+
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+MAX_DECIMAL = Decimal("1e18")
+MAX_INT = 2**31 - 1
+
+
+def _string(max_length: int) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str):
+            raise FieldError("must be a string")
+        if len(value) > max_length:
+            raise FieldError(f"must be at most {max_length} characters")
+        if "\x00" in value:
+            raise FieldError("must not contain NUL characters")
+        return value
+    return convert
+
+
+def _email(value: Any) -> str:
+    value = _string(320)(value).strip()
+    if not EMAIL_RE.match(value):
+        raise FieldError("must be an email address")
+    return value
+
+
+def _currency(value: Any) -> str:
+    value = _string(3)(value).upper()
+    if not CURRENCY_RE.match(value):
+        raise FieldError("must be a 3-letter ISO 4217 currency code")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise FieldError("must be an integer")
+    if not -MAX_INT <= value <= MAX_INT:
+        raise FieldError("is out of range")
+    return value
+
+
+def _non_negative_integer(value: Any) -> int:
+    value = _integer(value)
+    if value < 0:
+        raise FieldError("must not be negative")
+    return value
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise FieldError("must be a decimal number or a decimal string")
+    if isinstance(value, str) and len(value) > 40:
+        raise FieldError("must be a decimal number of at most 40 characters")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise FieldError("must be a decimal number") from exc
+    if not number.is_finite() or abs(number) >= MAX_DECIMAL:
+        raise FieldError("is out of range")
+    return number.quantize(Decimal("0.01"))
+
+
+def _date(value: Any) -> date:
+    if not isinstance(value, str):
+        raise FieldError("must be a date (YYYY-MM-DD)")
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise FieldError("must be a date (YYYY-MM-DD)") from exc
+
+
+def _datetime(value: Any) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise FieldError("must be an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError as exc:
+        raise FieldError("must be an ISO 8601 date-time") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if not 1 <= parsed.year <= 9999:
+        raise FieldError("is out of range")
+    return parsed
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices or not isinstance(value, str):
+            raise FieldError("must be one of: " + ", ".join(choices))
+        return value
+    return convert
+
+
+def _json_object(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise FieldError("must be a JSON object")
+    return value
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    convert: Callable[[Any], Any]
+    column_type: Any
+    openapi: dict
+
+
+def string(max_length: int = 255) -> Kind:
+    return Kind("string", _string(max_length), sa.Text(), {"type": "string", "maxLength": max_length})
+
+
+def choice(*choices: str) -> Kind:
+    return Kind("choice", _choice(choices), sa.Text(), {"type": "string", "enum": list(choices)})
+
+
+EMAIL = Kind("email", _email, sa.Text(), {"type": "string", "format": "email"})
+CURRENCY = Kind("currency", _currency, sa.CHAR(3), {"type": "string", "pattern": "^[A-Z]{3}$"})
+INTEGER = Kind("integer", _integer, sa.Integer(), {"type": "integer"})
+COUNT = Kind("count", _non_negative_integer, sa.Integer(), {"type": "integer", "minimum": 0})
+DECIMAL = Kind("decimal", _decimal, sa.Numeric(20, 2), {"type": "string", "format": "decimal"})
+DATE = Kind("date", _date, sa.Date(), {"type": "string", "format": "date"})
+DATETIME = Kind("datetime", _datetime, sa.DateTime(timezone=True),
+                {"type": "string", "format": "date-time"})
+JSON_OBJECT = Kind("object", _json_object, pg.JSONB(), {"type": "object"})

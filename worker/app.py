@@ -1,0 +1,53 @@
+"""The Celery application, configured from shared.config only."""
+from __future__ import annotations
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from shared.config import get_settings
+from shared.db import dispose_engines
+
+QUEUES = ("imports", "exports", "maintenance")
+
+
+def make_celery() -> Celery:
+    settings = get_settings()
+    broker = settings.redis_url or "redis://127.0.0.1:6379/0"
+    app = Celery("drippulse", broker=broker, include=["worker.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        # a task whose worker process died goes back to the queue at once
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="imports",
+        task_routes={
+            "drippulse.import.*": {"queue": "imports"},
+            "drippulse.export.*": {"queue": "exports"},
+            "drippulse.maintenance.*": {"queue": "maintenance"},
+        },
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout_seconds,
+            # lets several deployments (or test runs) share one Redis without sharing queues
+            **({"global_keyprefix": settings.celery_queue_prefix}
+               if settings.celery_queue_prefix else {}),
+        },
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "sweep-stale-jobs": {"task": "drippulse.maintenance.sweep_stale_jobs",
+                                 "schedule": 30.0},
+            "expire-exports": {"task": "drippulse.maintenance.expire_exports",
+                               "schedule": 600.0},
+        },
+    )
+    return app
+
+
+celery_app = make_celery()
+
+
+@worker_process_init.connect
+def _fresh_connections_after_fork(**_kwargs) -> None:
+    dispose_engines()
