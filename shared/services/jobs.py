@@ -1,0 +1,197 @@
+"""Job rows: the truth about every import and export (DESIGN.md section 6)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared import db
+from shared.entities import ENTITIES
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import parse_uuid, uuid7
+from shared.models import job_errors, jobs
+from shared.pagination import decode_cursor, encode_cursor
+
+API_BASE = "/api/v1/crm"
+STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
+FINISHED = ("succeeded", "completed_with_errors", "failed", "cancelled")
+COUNTERS = ("total", "processed", "created", "updated", "unchanged", "failed")
+
+
+def empty_progress() -> dict[str, dict[str, int]]:
+    return {e.plural: dict.fromkeys(COUNTERS, 0) for e in ENTITIES}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def percent(progress: dict[str, dict[str, int]], status: str) -> int:
+    if status in ("succeeded", "completed_with_errors"):
+        return 100
+    total = sum(p.get("total", 0) for p in progress.values())
+    done = sum(p.get("processed", 0) for p in progress.values())
+    return min(99, int(done * 100 / total)) if total else 0
+
+
+def job_json(row: Any) -> dict[str, Any]:
+    m = row._mapping if hasattr(row, "_mapping") else row
+    job_id = str(m["id"])
+    progress = m["progress"] or {}
+    links = {"self": f"{API_BASE}/jobs/{job_id}", "errors": f"{API_BASE}/jobs/{job_id}/errors",
+             "download": None}
+    if m["kind"] == "export" and m["status"] == "succeeded" and m["result_key"]:
+        links["download"] = f"{API_BASE}/jobs/{job_id}/download"
+    body = {
+        "id": job_id,
+        "kind": m["kind"],
+        "status": m["status"],
+        "progress": progress,
+        "percent": percent(progress, m["status"]),
+        "error_count": m["error_count"],
+        "error": m["error"],
+        "dry_run": bool((m["params"] or {}).get("dry_run")),
+        "attempts": m["attempts"],
+        "created_at": _iso(m["created_at"]),
+        "started_at": _iso(m["started_at"]),
+        "finished_at": _iso(m["finished_at"]),
+        "updated_at": _iso(m["updated_at"]),
+        "links": links,
+    }
+    if m["kind"] == "export":
+        body["result_size"] = m["result_size"]
+        body["expires_at"] = _iso(m["expires_at"])
+    return body
+
+
+def create_job(conn: sa.Connection, organization_id: uuid.UUID, kind: str, *,
+               params: dict | None = None, upload_key: str | None = None,
+               upload_size: int | None = None, idempotency_key: str | None = None,
+               request_hash: str | None = None, created_by: str | None = None,
+               job_id: uuid.UUID | None = None) -> Any:
+    """Insert a queued job; the caller commits before enqueueing its id."""
+    row = conn.execute(
+        jobs.insert().values(
+            id=job_id or uuid7(), organization_id=organization_id, kind=kind, status="queued",
+            params=params or {}, progress=empty_progress() if kind == "import" else {},
+            checkpoint={}, error_count=0, attempts=0, cancel_requested=False,
+            upload_key=upload_key, upload_size=upload_size, idempotency_key=idempotency_key,
+            request_hash=request_hash, created_by=created_by,
+        ).returning(*jobs.c)
+    ).one()
+    return row
+
+
+def find_idempotent(conn: sa.Connection, organization_id: uuid.UUID, kind: str,
+                    idempotency_key: str, request_hash: str) -> Any | None:
+    """The job an earlier request with this key made; the same key with another body is a 422."""
+    row = conn.execute(
+        sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.kind == kind,
+                              jobs.c.idempotency_key == idempotency_key)
+    ).one_or_none()
+    if row is not None and row.request_hash != request_hash:
+        raise ValidationFailed(
+            "Idempotency-Key was already used with a different request body",
+            {"Idempotency-Key": ["reused with a different body"]}, code="idempotency_key_reused")
+    return row
+
+
+def _job_id(value: str) -> uuid.UUID:
+    job_id = parse_uuid(value)
+    if job_id is None:
+        raise NotFound("Job not found")
+    return job_id
+
+
+def get_job(organization_id: uuid.UUID, job_id: str | uuid.UUID) -> Any:
+    jid = _job_id(str(job_id))
+    with db.tenant_transaction(organization_id) as conn:
+        row = conn.execute(
+            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
+        ).one_or_none()
+    if row is None:
+        raise NotFound("Job not found")
+    return row
+
+
+def list_jobs(organization_id: uuid.UUID, *, kind: str | None = None, status: str | None = None,
+              cursor: str | None = None, limit: int = 50) -> tuple[list[Any], str | None]:
+    query = sa.select(jobs).where(jobs.c.organization_id == organization_id)
+    if kind:
+        if kind not in ("import", "export"):
+            raise ValidationFailed("Invalid filter", {"kind": ["must be import or export"]})
+        query = query.where(jobs.c.kind == kind)
+    if status:
+        if status not in STATUSES:
+            raise ValidationFailed("Invalid filter", {"status": ["must be one of " + ", ".join(STATUSES)]})
+        query = query.where(jobs.c.status == status)
+    after = decode_cursor(cursor, 2)
+    if after:
+        query = query.where(sa.tuple_(jobs.c.created_at, jobs.c.id)
+                            < sa.tuple_(sa.cast(after[0], jobs.c.created_at.type),
+                                        sa.cast(after[1], jobs.c.id.type)))
+    query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+    with db.tenant_transaction(organization_id) as conn:
+        rows = conn.execute(query).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
+    return rows, next_cursor
+
+
+def list_errors(organization_id: uuid.UUID, job_id: str, *, cursor: str | None = None,
+                limit: int = 100) -> tuple[list[dict], str | None]:
+    job = get_job(organization_id, job_id)
+    after = decode_cursor(cursor, 1)
+    query = sa.select(job_errors).where(job_errors.c.organization_id == organization_id,
+                                        job_errors.c.job_id == job.id)
+    if after:
+        try:
+            query = query.where(job_errors.c.id > int(after[0]))
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed("Invalid cursor", {"cursor": ["is not a valid cursor"]}) from exc
+    query = query.order_by(job_errors.c.id).limit(limit + 1)
+    with db.tenant_transaction(organization_id) as conn:
+        rows = conn.execute(query).all()
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    items = [{"entity": r.entity, "index": r.row_index, "public_id": r.public_id,
+              "field": r.field, "code": r.code, "message": r.message} for r in rows[:limit]]
+    return items, next_cursor
+
+
+def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
+                  errors: list[dict]) -> None:
+    """Append row errors (entity, index, public_id, field, code, message) and count them."""
+    if not errors:
+        return
+    conn.execute(job_errors.insert(), [
+        {"organization_id": organization_id, "job_id": job_id, "entity": e.get("entity"),
+         "row_index": e.get("index"), "public_id": e.get("public_id"), "field": e.get("field"),
+         "code": e.get("code", "invalid"), "message": e["message"]}
+        for e in errors
+    ])
+    conn.execute(jobs.update().where(jobs.c.id == job_id)
+                 .values(error_count=jobs.c.error_count + len(errors)))
+
+
+def request_cancel(organization_id: uuid.UUID, job_id: str) -> Any:
+    """Queued jobs are cancelled at once; running ones stop at their next batch boundary."""
+    jid = _job_id(job_id)
+    with db.tenant_transaction(organization_id) as conn:
+        row = conn.execute(
+            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFound("Job not found")
+        if row.status in FINISHED:
+            raise Conflict(f"Job already {row.status}", {"status": row.status})
+        values: dict[str, Any] = {"cancel_requested": True}
+        if row.status == "queued":
+            values.update(status="cancelled", finished_at=sa.func.now())
+        return conn.execute(
+            jobs.update().where(jobs.c.id == jid).values(**values).returning(*jobs.c)
+        ).one()
