@@ -1,0 +1,105 @@
+"""The anchor: raw COPY of the same rows into the same crm tables, and COPY TO STDOUT out of them.
+
+Ids are derived from the bench public_ids (row i of an entity → a fixed uuid), so references are
+computed without lookups: this measures Postgres itself, the limit an import can approach.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import orjson
+import psycopg
+
+from bench.generate import MIX, counts, rows_for
+from shared.entities import BY_PLURAL
+
+_KIND = {"accounts": 1, "contacts": 2, "opportunities": 3, "leads": 4, "activities": 5}
+_PLURAL_OF = {"acct": "accounts", "cnt": "contacts", "opp": "opportunities", "lead": "leads",
+              "act": "activities"}
+_SINGULAR = {"account": "accounts", "contact": "contacts", "opportunity": "opportunities",
+             "lead": "leads"}
+
+
+def bench_uuid(org: uuid.UUID, entity: str, index: int) -> uuid.UUID:
+    return uuid.UUID(int=(org.int & ~((1 << 64) - 1)) | (_KIND[entity] << 48) | index)
+
+
+def _ref(org: uuid.UUID, public: str | None) -> uuid.UUID | None:
+    if not public:
+        return None
+    prefix, rest = public.split("_", 1)
+    return bench_uuid(org, _PLURAL_OF[prefix], int(rest[len("bench"):]))
+
+
+def _copy_rows(org: uuid.UUID, entity: str, rows: Iterator[dict], stage: dict[str, tuple],
+               pipeline_id: uuid.UUID) -> tuple[list[str], Iterator[tuple]]:
+    spec = BY_PLURAL[entity]
+    fields = list(spec.field_names)
+    refs = [r for r in spec.references]
+    columns = ["id", "organization_id", "public_id", "external_system", "external_id",
+               "custom_fields", "created_at", *fields, *[r.column for r in refs]]
+    if entity == "opportunities":
+        columns += ["pipeline_id", "pipeline_stage_id"]
+    if entity == "activities":
+        columns.append("record_type")
+
+    def tuples() -> Iterator[tuple]:
+        for i, row in enumerate(rows):
+            values = [bench_uuid(org, entity, i), org, row["public_id"], row.get("external_system"),
+                      row.get("external_id"), orjson.dumps(row.get("custom_fields") or {}).decode(),
+                      row.get("created_at")]
+            values += [row.get(f) for f in fields]
+            values += [_ref(org, row.get(r.public_field)) for r in refs]
+            if entity == "opportunities":
+                values += [pipeline_id, stage[row.get("pipeline_stage_name", "Unassigned")]]
+            if entity == "activities":
+                values.append(row.get("record_type"))
+            yield tuple(values)
+    return columns, tuples()
+
+
+def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
+    """COPY every entity plus one change event per row; returns seconds and rows/s."""
+    sizes = counts(rows)
+    with psycopg.connect(conninfo) as conn:
+        pipeline_id, = conn.execute(
+            "SELECT id FROM crm.opportunity_pipelines WHERE organization_id = %s AND is_default",
+            (org,)).fetchone()
+        stage = dict(conn.execute(
+            "SELECT name, id FROM crm.opportunity_pipeline_stages WHERE pipeline_id = %s",
+            (pipeline_id,)).fetchall())
+        conn.commit()
+        started = time.perf_counter()
+        for entity, _ in MIX:
+            columns, tuples = _copy_rows(org, entity, rows_for(entity, sizes[entity], sizes, seed),
+                                         stage, pipeline_id)
+            with conn.cursor() as cur, cur.copy(
+                    f"COPY crm.{entity} ({', '.join(columns)}) FROM STDIN") as copy:
+                for values in tuples:
+                    copy.write_row(values)
+            record_type = BY_PLURAL[entity].name
+            with conn.cursor() as cur, cur.copy(
+                    "COPY crm.change_events (id, organization_id, record_type, record_id, "
+                    "public_id, event_type, actor) FROM STDIN") as copy:
+                for i in range(sizes[entity]):
+                    copy.write_row((uuid.uuid4(), org, record_type, bench_uuid(org, entity, i),
+                                    None, "imported", "bench"))
+        conn.commit()
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows_per_s": rows / seconds}
+
+
+def copy_out(conninfo: str, org: uuid.UUID, rows: int) -> dict:
+    """COPY (SELECT row_to_json(t) ...) TO STDOUT of every entity: the export anchor."""
+    started = time.perf_counter()
+    size = 0
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        for entity, _ in MIX:
+            with cur.copy(f"COPY (SELECT row_to_json(t) FROM crm.{entity} t "
+                          f"WHERE organization_id = '{org}') TO STDOUT") as copy:
+                for chunk in copy:
+                    size += len(chunk)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows_per_s": rows / seconds, "bytes": size}

@@ -1,0 +1,97 @@
+"""Child processes of a benchmark run (API server, workers) and their peak memory."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    pids, frontier = [pid], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for child in map(int, children):
+            pids.append(child)
+            frontier.append(child)
+    return pids
+
+
+class PeakRss(threading.Thread):
+    """Samples a process tree every 100 ms: peak of its largest process and of the whole tree."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.largest_kib = 0
+        self.tree_kib = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            sizes = [_rss_kib(p) for p in _tree(self.pid)]
+            if sizes:
+                self.largest_kib = max(self.largest_kib, max(sizes))
+                self.tree_kib = max(self.tree_kib, sum(sizes))
+            time.sleep(0.1)
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self.join(2)
+        return {"largest_process_mb": round(self.largest_kib / 1024, 1),
+                "tree_mb": round(self.tree_kib / 1024, 1)}
+
+
+class Child:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = open(log, "wb")
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.rss = PeakRss(self.proc.pid)
+        self.rss.start()
+
+    def stop(self) -> dict:
+        peak = self.rss.stop()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+        return peak
+
+
+def api_server(env: dict[str, str], port: int, log: Path) -> Child:
+    return Child([sys.executable, "-m", "gunicorn", "api.wsgi:app", "-b", f"127.0.0.1:{port}",
+                  "-w", "2", "--threads", "4", "--timeout", "600"], env, log)
+
+
+def worker(env: dict[str, str], concurrency: int, log: Path) -> Child:
+    return Child([sys.executable, "-m", "drippulse", "worker", "--concurrency", str(concurrency),
+                  "--loglevel", "WARNING"], env, log)

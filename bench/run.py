@@ -1,0 +1,255 @@
+"""One benchmark run against a fresh database: COPY anchor, import, export, memory, polling.
+
+    python -m bench.run --rows 100000 --out bench-results/100k.json [--profile]
+
+Needs a Postgres server (TEST_DATABASE_URL or DATABASE_URL: the run creates and drops its own
+database there) and a Redis (REDIS_URL / TEST_REDIS_URL). Prints one table and writes JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import requests
+import sqlalchemy as sa
+
+from bench import baseline, processes
+from bench.generate import write_bundle
+from shared import config, migrate
+from shared.db import normalize_url
+
+
+def _conninfo(url: str) -> str:
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+def _create_database(server_url: str) -> str:
+    server = sa.engine.make_url(normalize_url(server_url))
+    name = f"dp_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(_conninfo(str(server.set(database="postgres"))), autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    parsed = sa.engine.make_url(url)
+    with psycopg.connect(_conninfo(str(parsed.set(database="postgres"))), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+def _create_org(env: dict[str, str], name: str) -> dict:
+    out = subprocess.run(["python", "-m", "drippulse", "org", "create", name], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def _follow(base: str, headers: dict, job_path: str) -> dict:
+    """Poll a job to its end; returns the job, time to first progress and poll latencies."""
+    started = time.perf_counter()
+    first_progress = None
+    latencies = []
+    while True:
+        t0 = time.perf_counter()
+        job = requests.get(base + job_path, headers=headers, timeout=30).json()
+        latencies.append((time.perf_counter() - t0) * 1000)
+        processed = sum(p.get("processed", 0) for p in (job.get("progress") or {}).values())
+        if first_progress is None and processed:
+            first_progress = time.perf_counter() - started
+        if job["status"] not in ("queued", "running"):
+            return {"job": job, "first_progress_s": first_progress, "latencies_ms": latencies}
+        time.sleep(0.25)
+
+
+def _py_spy_top(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
+    spy = shutil.which("py-spy")
+    if not spy:
+        return None
+    return subprocess.Popen([spy, "record", "-p", str(pid), "--subprocesses", "--format", "raw",
+                             "-d", str(seconds), "-o", str(out), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _top_frames(collapsed: Path, n: int = 12) -> list[dict]:
+    totals: dict[str, int] = {}
+    grand = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        leaf = stack.split(";")[-1]
+        totals[leaf] = totals.get(leaf, 0) + int(count)
+        grand += int(count)
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:n]
+    return [{"frame": frame, "share": round(count / grand, 3)} for frame, count in ranked]
+
+
+def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
+    server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if not server or not redis_url:
+        raise SystemExit("set DATABASE_URL (or TEST_DATABASE_URL) and REDIS_URL for the benchmark")
+    work = Path(tempfile.mkdtemp(prefix="dp-bench-"))
+    db_url = _create_database(server)
+    children: list[processes.Child] = []
+    try:
+        migrate.upgrade(db_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIPPULSE_")}
+        env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, DRIPPULSE_DATA_DIR=str(work / "data"),
+                   DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
+                   SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
+        config.set_settings(config.load(env))
+        anchor_org, import_org = _create_org(env, "anchor"), _create_org(env, "import")
+
+        bundle = work / "bundle.json"
+        t0 = time.perf_counter()
+        sizes = write_bundle(bundle, rows)
+        gen_s = time.perf_counter() - t0
+        conninfo = _conninfo(db_url)
+        anchor_org_id = uuid.UUID(anchor_org["organization_id"])
+        copy_in = baseline.copy_in(conninfo, anchor_org_id, rows)
+        copy_out = baseline.copy_out(conninfo, anchor_org_id, rows)
+
+        port = processes.free_port()
+        base = f"http://127.0.0.1:{port}"
+        api = processes.api_server(env, port, work / "api.log")
+        children.append(api)
+        wrk = processes.worker(env, concurrency, work / "worker.log")
+        children.append(wrk)
+        _wait_http(base + "/healthz")
+        headers = {"Authorization": f"Bearer {import_org['api_key']}"}
+
+        spy = _py_spy_top(wrk.proc.pid, 3600, work / "profile.txt") if profile else None
+        started = time.perf_counter()
+        with open(bundle, "rb") as body:
+            resp = requests.post(base + "/api/v1/crm/import", data=body, timeout=600,
+                                 headers=headers | {"Content-Type": "application/json"})
+        resp.raise_for_status()
+        upload_s = time.perf_counter() - started
+        followed = _follow(base, headers, resp.json()["links"]["self"])
+        import_s = time.perf_counter() - started
+        if spy:
+            spy.terminate()
+            spy.wait(30)
+
+        t0 = time.perf_counter()
+        size = 0
+        with requests.get(base + "/api/v1/crm/export", headers=headers, stream=True,
+                          timeout=600) as streamed:
+            for chunk in streamed.iter_content(1 << 20):
+                size += len(chunk)
+        get_export_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        job = requests.post(base + "/api/v1/crm/exports", headers=headers, json={},
+                            timeout=60).json()
+        export_job = _follow(base, headers, job["links"]["self"])
+        download = export_job["job"]["links"].get("download")
+        if download:
+            with requests.get(base + download, headers=headers, stream=True, timeout=600) as dl:
+                for _ in dl.iter_content(1 << 20):
+                    pass
+        export_job_s = time.perf_counter() - t0
+
+        memory = {"api": api.stop(), "worker": wrk.stop()}
+        children.clear()
+        polls = followed["latencies_ms"]
+        result = {
+            "rows": rows, "entities": sizes, "bundle_mb": round(bundle.stat().st_size / 1e6, 1),
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform()},
+            "generate_s": round(gen_s, 2),
+            "anchor_copy_in": copy_in, "anchor_copy_out": copy_out,
+            "import": {"status": followed["job"]["status"], "seconds": import_s,
+                       "upload_s": upload_s, "rows_per_s": rows / import_s,
+                       "ratio_to_copy": (rows / import_s) / copy_in["rows_per_s"],
+                       "first_progress_s": followed["first_progress_s"],
+                       "poll_median_ms": statistics.median(polls),
+                       "poll_p95_ms": sorted(polls)[int(len(polls) * 0.95) - 1] if polls else None,
+                       "progress": followed["job"]["progress"]},
+            "get_export": {"seconds": get_export_s, "rows_per_s": rows / get_export_s,
+                           "bytes": size,
+                           "ratio_to_copy_out": (rows / get_export_s) / copy_out["rows_per_s"]},
+            "export_job": {"status": export_job["job"]["status"], "seconds": export_job_s,
+                           "rows_per_s": rows / export_job_s,
+                           "ratio_to_copy_out": (rows / export_job_s) / copy_out["rows_per_s"]},
+            "peak_rss": memory,
+        }
+        if profile and (work / "profile.txt").exists():
+            result["worker_profile_top"] = _top_frames(work / "profile.txt")
+        _print(result)
+        if out:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2, default=str))
+        return result
+    finally:
+        for child in children:
+            child.stop()
+        _drop_database(db_url)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _print(r: dict) -> None:
+    rows = [
+        ("rows", f"{r['rows']:,} ({r['bundle_mb']} MB bundle)"),
+        ("anchor COPY in (records + events)", f"{r['anchor_copy_in']['rows_per_s']:,.0f} rows/s"),
+        ("import end to end (HTTP → succeeded)",
+         f"{r['import']['rows_per_s']:,.0f} rows/s = {r['import']['ratio_to_copy']:.2f}× COPY "
+         f"[{r['import']['status']}]"),
+        ("  time to first progress", f"{r['import']['first_progress_s'] or 0:.2f} s"),
+        ("  poll GET jobs/{id} median / p95",
+         f"{r['import']['poll_median_ms']:.1f} / {r['import']['poll_p95_ms'] or 0:.1f} ms"),
+        ("anchor COPY out (row_to_json)", f"{r['anchor_copy_out']['rows_per_s']:,.0f} rows/s"),
+        ("GET /export streamed", f"{r['get_export']['rows_per_s']:,.0f} rows/s = "
+                                 f"{r['get_export']['ratio_to_copy_out']:.2f}× COPY out"),
+        ("export job + download", f"{r['export_job']['rows_per_s']:,.0f} rows/s = "
+                                  f"{r['export_job']['ratio_to_copy_out']:.2f}× COPY out "
+                                  f"[{r['export_job']['status']}]"),
+        ("peak RSS API (largest process / tree)",
+         f"{r['peak_rss']['api']['largest_process_mb']} / {r['peak_rss']['api']['tree_mb']} MB"),
+        ("peak RSS worker (largest process / tree)",
+         f"{r['peak_rss']['worker']['largest_process_mb']} / "
+         f"{r['peak_rss']['worker']['tree_mb']} MB"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    for entry in r.get("worker_profile_top", []):
+        print(f"  profile {entry['share']:6.1%}  {entry['frame']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--profile", action="store_true", help="sample the worker with py-spy")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    args = parser.parse_args()
+    run(args.rows, args.out, args.profile, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
