@@ -1,8 +1,9 @@
 """Embedded Postgres and Redis for a configuration that names none (DESIGN.md §3).
 
 Every `drippulse` command run without DATABASE_URL / REDIS_URL calls `ensure_services`:
-it reuses the servers already running for the data directory or starts them detached, so
-`drippulse org create` and a later `drippulse up` share one database and one broker.
+it reuses the servers already running for the data directory or starts them detached, and
+migrates the embedded database, so `drippulse org create` and a later `drippulse up` share
+one database and one broker, in either order.
 
 Files under settings.data_dir:
     services.lock          fcntl lock: two commands starting at once start one server
@@ -54,6 +55,16 @@ def start_services(settings: Settings) -> Started:
     """Resolve missing database_url / redis_url to embedded servers, starting them if needed."""
     if settings.database_url and settings.redis_url:
         return Started(settings)
+    try:
+        return _start(settings)
+    except OSError as exc:  # unwritable data dir, chown refused (root-squashed mount), ...
+        raise EmbeddedError(
+            f"cannot run embedded services in {settings.data_dir}: {exc}. "
+            "Set DATABASE_URL and REDIS_URL to use servers of your own."
+        ) from exc
+
+
+def _start(settings: Settings) -> Started:
     started_pg = started_redis = False
     database_url, redis_url = settings.database_url, settings.redis_url
     with services_lock(settings.data_dir):
@@ -63,6 +74,12 @@ def start_services(settings: Settings) -> Started:
             if port is None:
                 port, started_pg = server.start(), True
             database_url = embedded_pg.url(port)
+            # The embedded database belongs to us, so we keep its schema current: then
+            # `drippulse org create` works before any `up`. Under the lock, so two commands
+            # never migrate at once; a no-op upgrade costs ~50 ms.
+            from shared import migrate
+
+            migrate.upgrade(database_url)
         if not redis_url:
             broker = EmbeddedRedis(settings.data_dir)
             port = broker.running_port()

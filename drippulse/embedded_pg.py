@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from drippulse import proc
+from shared.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,12 @@ DATABASE = "drippulse"
 START_TIMEOUT = 90  # seconds; a loaded CI machine can be slow to replay WAL after a crash
 
 
-class EmbeddedError(RuntimeError):
-    """An embedded server could not be started or stopped; message says where to look."""
+class EmbeddedError(ConfigError):
+    """An embedded server could not be started or stopped; message says where to look.
+
+    A ConfigError, so every command reports it as one line, not a traceback: the way out
+    is usually to configure DATABASE_URL / REDIS_URL.
+    """
 
 
 def bin_dir() -> Path:

@@ -47,9 +47,12 @@ def scratch() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _conninfo(url: str) -> str:
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string()
+
+
 def _pg_answers(url: str) -> bool:
-    conninfo = sa.engine.make_url(url).set(drivername="postgresql").render_as_string()
-    with psycopg.connect(conninfo, connect_timeout=5) as conn:
+    with psycopg.connect(_conninfo(url), connect_timeout=5) as conn:
         return conn.execute("SELECT 1").fetchone() == (1,)
 
 
@@ -84,6 +87,8 @@ def test_services_start_once_are_reused_and_stop(scratch: Path) -> None:
     settings = ensure_services(load(env))  # a later command reuses them
     assert (settings.database_url, settings.redis_url) == (database_url, redis_url)
     assert _pg_answers(database_url) and _redis_answers(redis_url)
+    with psycopg.connect(_conninfo(database_url)) as conn:  # migrated: usable before any `up`
+        assert conn.execute("SELECT to_regclass('crm.organizations')").fetchone()[0]
 
     # Crash both servers and leave pid files naming a live, unrelated process (pid reuse
     # after a reboot): the next command must start fresh servers anyway.
@@ -116,6 +121,13 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _group_alive(pgid: int) -> bool:
@@ -156,6 +168,14 @@ def test_up_serves_shares_its_database_and_stops_everything_on_ctrl_c(scratch: P
                           headers={"Authorization": f"Bearer {org['api_key']}"})
         assert me.status_code == 200
         assert me.json()["organization_id"] == org["organization_id"]
+
+        # A worker that dies is restarted.
+        workers = [pid for pid in _children(up.pid) if "drippulse\0worker" in _cmdline(pid)]
+        assert len(workers) == 1
+        os.killpg(workers[0], signal.SIGKILL)
+        wait_for(lambda: [p for p in _children(up.pid)
+                          if "drippulse\0worker" in _cmdline(p) and p != workers[0]],
+                 timeout=60, message="drippulse up to restart the killed worker")
 
         data_dir = scratch / ".drippulse"
         servers = [_pg_pid(data_dir), _redis_pid(data_dir)]
