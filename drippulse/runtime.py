@@ -115,6 +115,7 @@ def _run(configured: Settings, started: Started, port: int, workers: int,
          signals: _Signals) -> int:
     settings = started.settings
     set_settings(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # workers run there (beat schedule)
     from shared import migrate
 
     log.info("applying migrations")
@@ -142,7 +143,9 @@ def _run(configured: Settings, started: Started, port: int, workers: int,
         print("drippulse: stopping (Ctrl-C again to kill at once)", file=sys.stderr, flush=True)
         supervisor.stop_all(STOP_TIMEOUT)
     except KeyboardInterrupt:
-        supervisor.kill_all()
+        pass
+    finally:
+        supervisor.kill_all()  # no-op after a clean stop; after an error, no orphans
     return 0
 
 

@@ -71,6 +71,7 @@ class Supervisor:
             log.warning("%s (pid %s) exited with code %s after %.0fs; restarting in %.0fs",
                         child.name, child.pid, code, ran, delay)
             child.restart_at = now + delay
+            child.popen = None  # reaped: its pid may be reused, never signal it again
 
     def stop_all(self, timeout: float = 30.0) -> None:
         """SIGTERM every child (graceful: finish the request or task), SIGKILL at the deadline."""
@@ -93,12 +94,15 @@ class Supervisor:
                             child.name, child.pid, timeout)
             self._kill_group(child)
             child.popen.wait()
+            child.popen = None  # reaped: its pid may be reused, never signal it again
 
     def kill_all(self) -> None:
         for child in self.children:
             child.restart_at = None
             if child.popen is not None:
                 self._kill_group(child)
+                child.popen.wait()
+                child.popen = None
 
     def _spawn(self, child: Child) -> None:
         child.popen = subprocess.Popen(
