@@ -20,10 +20,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    settings = resolved_settings()
     from drippulse.runtime import up
+    from shared.config import get_settings
 
-    return up(settings, port=args.port, workers=args.workers)
+    # Unresolved settings: `up` starts the embedded services itself, so that it knows
+    # which ones it started and stops exactly those on Ctrl-C.
+    return up(get_settings(), port=args.port, workers=args.workers)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
