@@ -40,4 +40,6 @@ def test_openapi_describes_entities_from_their_definition(client):
         "/api/v1/crm/pipelines/{id}/board", "/api/v1/crm/change_events"]
     for path in ours:
         for method, op in spec["paths"][path].items():
+            if method == "parameters":
+                continue
             assert "200" in op["responses"] or "201" in op["responses"], (method, path)
