@@ -32,7 +32,7 @@ def convert_public_id(value: Any) -> str:
 
 def _convert_ref(value: Any) -> str:
     """A reference value: a uuid or a public_id (both are strings on the wire)."""
-    if not isinstance(value, str) or not 1 <= len(value) <= 64:
+    if not isinstance(value, str) or not 1 <= len(value) <= 64 or "\x00" in value:
         raise FieldError("must be a uuid or a public_id")
     return value
 

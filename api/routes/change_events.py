@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from api import context
+from api.body import reject_nul
 from shared.pagination import parse_limit
 from shared.services import change_log
 
 bp = Blueprint("change_events", __name__, url_prefix="/api/v1/crm")
+bp.before_request(reject_nul)
 
 
 @bp.get("/change_events")

@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from api import context
-from api.body import json_body
+from api.body import json_body, reject_nul
 from shared.pagination import parse_limit
 from shared.services import pipelines
 
 bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/crm/pipelines")
+bp.before_request(reject_nul)
 
 
 @bp.get("")

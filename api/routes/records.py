@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from api import context
-from api.body import json_body
+from api.body import json_body, reject_nul
 from shared.entities import BY_PLURAL, ENTITIES
 from shared.pagination import parse_limit
 from shared.services import record_filters, records
 
 bp = Blueprint("records", __name__, url_prefix="/api/v1/crm")
+bp.before_request(reject_nul)
 
 
 def _entity():
