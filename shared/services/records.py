@@ -86,7 +86,7 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
             raise Conflict(f"An {entity.name} with public_id {public_id} already exists",
                            {"public_id": [f"{public_id} is taken"]}, code="duplicate_public_id")
         if entity.name == "opportunity" and position is not None:
-            stages.lock_columns(conn, org, values["pipeline_stage_id"])
+            stages.lock_board(conn, org)
             stages.renumber(conn, org, values["pipeline_stage_id"], record_id, position)
         row = _fetch(conn, entity, org, record_id)
         change_log.record_event(
@@ -106,6 +106,8 @@ def update(entity: Entity, org: uuid.UUID, record_id: str, body: Any, actor: str
     data = load_record(entity, body, partial=True)
     t = entity.table
     with db.tenant_transaction(org) as conn:
+        if entity.name == "opportunity" and any(k in data for k in stages.PLACEMENT_KEYS):
+            stages.lock_board(conn, org)
         current = _fetch(conn, entity, org, record_id, for_update=True)
         problems: dict[str, list[str]] = {}
         values = references.resolve(conn, org, entity, data, dict(current), problems)
@@ -152,7 +154,6 @@ def _apply_position(conn, entity: Entity, org: uuid.UUID, current: Mapping, valu
         return None
 
     def move() -> None:
-        stages.lock_columns(conn, org, old_stage, new_stage)
         stages.renumber(conn, org, new_stage, current["id"], position)
         if new_stage != old_stage and current["stage_position"] is not None:
             stages.renumber(conn, org, old_stage)
@@ -162,6 +163,8 @@ def _apply_position(conn, entity: Entity, org: uuid.UUID, current: Mapping, valu
 def delete(entity: Entity, org: uuid.UUID, record_id: str, actor: str) -> None:
     t = entity.table
     with db.tenant_transaction(org) as conn:
+        if entity.name == "opportunity":
+            stages.lock_board(conn, org)
         row = conn.execute(
             t.update().where(t.c.organization_id == org, id_condition(t, record_id),
                              t.c.deleted_at.is_(None))
@@ -173,7 +176,6 @@ def delete(entity: Entity, org: uuid.UUID, record_id: str, actor: str) -> None:
         if entity.name == "opportunity":
             stage_id = conn.execute(sa.select(t.c.pipeline_stage_id).where(
                 t.c.organization_id == org, t.c.id == row.id)).scalar_one()
-            stages.lock_columns(conn, org, stage_id)
             stages.renumber(conn, org, stage_id)
         change_log.record_event(
             conn, org, record_type=entity.name, record_id=row.id, public_id=row.public_id,

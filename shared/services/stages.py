@@ -100,13 +100,16 @@ def place(conn: sa.Connection, organization_id: uuid.UUID, data: dict[str, Any],
     return {"pipeline_id": pipeline_id, "pipeline_stage_id": stage.id, "status": stage.kind}
 
 
-def lock_columns(conn: sa.Connection, organization_id: uuid.UUID, *stage_ids: uuid.UUID) -> None:
-    """Serialize moves within a column: lock its stage rows, always in the same order."""
-    ids = sorted({s for s in stage_ids if s is not None})
-    if ids:
-        conn.execute(sa.select(stages.c.id).where(
-            stages.c.organization_id == organization_id, stages.c.id.in_(ids)
-        ).order_by(stages.c.id).with_for_update())
+PLACEMENT_KEYS = ("pipeline_id", "pipeline_stage_id", "status", "stage_position")
+
+
+def lock_board(conn: sa.Connection, organization_id: uuid.UUID) -> None:
+    """Serialize the organization's card moves for the rest of the transaction.
+
+    Taken BEFORE the moving row is locked: a renumber writes neighbours' rows, so two moves
+    that each held their own row lock first could wait on each other (deadlock)."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+        sa.func.hashtextextended("drippulse-board:" + str(organization_id), 0))))
 
 
 def renumber(conn: sa.Connection, organization_id: uuid.UUID, stage_id: uuid.UUID,
