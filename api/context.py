@@ -9,13 +9,15 @@ from shared import auth
 from shared.auth import Principal
 
 API_PREFIX = "/api/v1/"
+# Readable without a token: clients fetch the API description before they have a key.
+PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 
 
 def register(app: Flask) -> None:
     @app.before_request
     def authenticate() -> None:
         g.principal = None
-        if request.path.startswith(API_PREFIX):
+        if request.path.startswith(API_PREFIX) and request.path not in PUBLIC_PATHS:
             session_principal = getattr(app, "session_principal", None)
             principal = session_principal() if session_principal else None
             g.principal = principal or auth.authenticate_bearer(

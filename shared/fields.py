@@ -104,6 +104,12 @@ def _datetime(value: Any) -> datetime:
         raise FieldError("must be an ISO 8601 date-time") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        # An offset can push a year-1 or year-9999 value out of range once in UTC, where
+        # serializers put it.
+        parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise FieldError("is out of range") from exc
     if not 1 <= parsed.year <= 9999:
         raise FieldError("is out of range")
     return parsed
@@ -120,7 +126,25 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 def _json_object(value: Any) -> dict:
     if not isinstance(value, dict):
         raise FieldError("must be a JSON object")
+    if _has_nul(value):
+        # jsonb refuses \u0000 anywhere; say so instead of failing in the database
+        raise FieldError("must not contain NUL characters")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 @dataclass(frozen=True)

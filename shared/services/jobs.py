@@ -12,7 +12,7 @@ from shared.entities import ENTITIES
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import parse_uuid, uuid7
 from shared.models import job_errors, jobs
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import bad_cursor, decode_cursor, page
 
 API_BASE = "/api/v1/crm"
 STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
@@ -127,38 +127,35 @@ def list_jobs(organization_id: uuid.UUID, *, kind: str | None = None, status: st
         if status not in STATUSES:
             raise ValidationFailed("Invalid filter", {"status": ["must be one of " + ", ".join(STATUSES)]})
         query = query.where(jobs.c.status == status)
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, ("created_at", "id"))
     if after:
-        query = query.where(sa.tuple_(jobs.c.created_at, jobs.c.id)
-                            < sa.tuple_(sa.cast(after[0], jobs.c.created_at.type),
-                                        sa.cast(after[1], jobs.c.id.type)))
+        try:
+            key = (datetime.fromisoformat(after["created_at"]), uuid.UUID(after["id"]))
+        except (TypeError, ValueError):
+            raise bad_cursor() from None
+        query = query.where(sa.tuple_(jobs.c.created_at, jobs.c.id) < sa.tuple_(*key))
     query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
     with db.tenant_transaction(organization_id) as conn:
         rows = conn.execute(query).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
-    return rows, next_cursor
+    return page(rows, limit, lambda r: {"created_at": r.created_at.isoformat(), "id": str(r.id)})
 
 
 def list_errors(organization_id: uuid.UUID, job_id: str, *, cursor: str | None = None,
                 limit: int = 100) -> tuple[list[dict], str | None]:
     job = get_job(organization_id, job_id)
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, ("id",))
     query = sa.select(job_errors).where(job_errors.c.organization_id == organization_id,
                                         job_errors.c.job_id == job.id)
     if after:
-        try:
-            query = query.where(job_errors.c.id > int(after[0]))
-        except (TypeError, ValueError) as exc:
-            raise ValidationFailed("Invalid cursor", {"cursor": ["is not a valid cursor"]}) from exc
+        if isinstance(after["id"], bool) or not isinstance(after["id"], int):
+            raise bad_cursor()
+        query = query.where(job_errors.c.id > after["id"])
     query = query.order_by(job_errors.c.id).limit(limit + 1)
     with db.tenant_transaction(organization_id) as conn:
         rows = conn.execute(query).all()
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    rows, next_cursor = page(rows, limit, lambda r: {"id": r.id})
     items = [{"entity": r.entity, "index": r.row_index, "public_id": r.public_id,
-              "field": r.field, "code": r.code, "message": r.message} for r in rows[:limit]]
+              "field": r.field, "code": r.code, "message": r.message} for r in rows]
     return items, next_cursor
 
 

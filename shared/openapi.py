@@ -1,0 +1,227 @@
+"""The OpenAPI 3 document of the CRM API, generated from shared/entities.py.
+
+`build_spec()` describes the routes this module knows; the API adds a minimal entry for any
+other registered /api/v1 route (api/routes/openapi.py), so the document never misses one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.entities import COMMON_FIELDS, ENTITIES, Entity
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.schemas import PUBLIC_ID_RE
+from shared.serializers import api_keys
+from shared.services import record_filters
+
+PREFIX = "/api/v1/crm"
+UUID = {"type": "string", "format": "uuid"}
+TS = {"type": "string", "format": "date-time"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {**schema, "nullable": True}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _title(entity: Entity) -> str:
+    return entity.name.capitalize()
+
+
+def _field_schemas(entity: Entity) -> dict[str, dict]:
+    props = {f.name: _nullable(dict(f.kind.openapi)) for f in (*COMMON_FIELDS, *entity.fields)}
+    for ref in entity.references:
+        props[ref.public_field] = _nullable({"type": "string"})
+        props[ref.column] = _nullable(UUID)
+    if entity.name == "activity":
+        props["record_type"] = _nullable(
+            {"type": "string", "enum": ["account", "contact", "lead", "opportunity"]})
+    if entity.name == "opportunity":
+        props["pipeline_id"] = {"type": "string", "description": "uuid or public_id"}
+        props["pipeline_stage_id"] = {"type": "string", "description": "uuid or public_id"}
+        props["pipeline_stage_name"] = {"type": "string", "readOnly": True}
+    return props
+
+
+def record_schemas(entity: Entity) -> dict[str, dict]:
+    fields = _field_schemas(entity)
+    out_props = {"id": UUID, "public_id": {"type": "string"}, "created_at": TS,
+                 "updated_at": TS, "deleted_at": _nullable(TS)}
+    for key in api_keys(entity):
+        out_props.setdefault(key, fields.get(key, {}))
+    writable = {k: v for k, v in fields.items() if not v.get("readOnly")}
+    required = [f.name for f in entity.fields if f.required]
+    create = {"type": "object", "additionalProperties": False,
+              "properties": {"public_id": {"type": "string", "pattern": PUBLIC_ID_RE.pattern},
+                             **writable}}
+    if required:
+        create["required"] = required
+    title = _title(entity)
+    return {
+        title: {"type": "object", "properties": out_props},
+        f"{title}Create": create,
+        f"{title}Update": {"type": "object", "additionalProperties": False,
+                           "properties": writable},
+        f"{title}List": {"type": "object", "properties": {
+            "items": {"type": "array", "items": _ref(title)}, "next": _nullable({"type": "string"})}},
+    }
+
+
+def _query(name: str, description: str = "", schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+PAGING = [
+    _query("limit", f"page size, default {DEFAULT_LIMIT}, at most {MAX_LIMIT} (clamped)",
+           {"type": "integer", "minimum": 1}),
+    _query("cursor", "the `next` value of the previous page"),
+]
+ID_PARAM = {"name": "id", "in": "path", "required": True, "description": "uuid or public_id",
+            "schema": {"type": "string"}}
+
+
+def _responses(ok: str, schema: dict | None, *extra: str) -> dict:
+    responses: dict[str, Any] = {ok: {"description": "OK"} if schema is None else {
+        "description": "OK", "content": {"application/json": {"schema": schema}}}}
+    for status in ("401", *extra):
+        responses[status] = {"description": "Error", "content": {
+            "application/json": {"schema": _ref("Error")}}}
+    return responses
+
+
+def _body(schema: str) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def record_paths(entity: Entity) -> dict[str, dict]:
+    title, tag = _title(entity), entity.plural
+    filters = [_query(name) for name in record_filters.allowed_params(entity)
+               if name not in ("limit", "cursor", "include_deleted")]
+    include_deleted = _query("include_deleted", "true to include soft-deleted rows",
+                             {"type": "boolean"})
+    return {
+        f"{PREFIX}/{entity.plural}": {
+            "get": {"tags": [tag], "summary": f"List {entity.plural}",
+                    "parameters": [*PAGING, include_deleted, *filters],
+                    "responses": _responses("200", _ref(f"{title}List"), "422")},
+            "post": {"tags": [tag], "summary": f"Create an {entity.name}",
+                     "requestBody": _body(f"{title}Create"),
+                     "responses": _responses("201", _ref(title), "409", "422")},
+        },
+        f"{PREFIX}/{entity.plural}/{{id}}": {
+            "parameters": [ID_PARAM],
+            "get": {"tags": [tag], "summary": f"Get an {entity.name}",
+                    "parameters": [include_deleted],
+                    "responses": _responses("200", _ref(title), "404")},
+            "patch": {"tags": [tag], "summary": f"Update an {entity.name}",
+                      "requestBody": _body(f"{title}Update"),
+                      "responses": _responses("200", _ref(title), "404", "422")},
+            "delete": {"tags": [tag], "summary": f"Soft-delete an {entity.name}",
+                       "responses": _responses("204", None, "404")},
+        },
+    }
+
+
+def _obj(**props: dict) -> dict:
+    return {"type": "object", "properties": props}
+
+
+STAGE = _obj(id=UUID, public_id={"type": "string"}, pipeline_id=UUID, name={"type": "string"},
+             position={"type": "integer"}, kind={"type": "string", "enum": ["open", "won", "lost"]})
+PIPELINE = _obj(id=UUID, public_id={"type": "string"}, name={"type": "string"},
+                is_default={"type": "boolean"}, created_at=TS, updated_at=TS,
+                stages={"type": "array", "items": _ref("Stage")})
+CHANGE_EVENT = _obj(id=UUID, record_type={"type": "string"}, record_id=UUID,
+                    public_id=_nullable({"type": "string"}),
+                    event_type={"type": "string",
+                                "enum": ["created", "updated", "deleted", "imported"]},
+                    changes={"type": "object", "description": "{field: [old, new]}"},
+                    actor=_nullable({"type": "string"}), job_id=_nullable(UUID), occurred_at=TS)
+BOARD_COLUMN = _obj(stage=_ref("Stage"), count={"type": "integer"},
+                    amount_total={"type": "string"},
+                    amount_by_currency={"type": "object",
+                                        "additionalProperties": {"type": "string"}},
+                    items={"type": "array", "items": _ref("Opportunity")},
+                    next=_nullable({"type": "string"}))
+ERROR = _obj(error=_obj(code={"type": "string"}, message={"type": "string"}, details={}))
+
+
+def _list_of(name: str) -> dict:
+    return _obj(items={"type": "array", "items": _ref(name)}, next=_nullable({"type": "string"}))
+
+
+def other_paths() -> dict[str, dict]:
+    pid = {"name": "id", "in": "path", "required": True, "description": "uuid or public_id",
+           "schema": {"type": "string"}}
+    tag = ["pipelines"]
+    return {
+        f"{PREFIX}/pipelines": {
+            "get": {"tags": tag, "summary": "List pipelines with their stages",
+                    "parameters": PAGING, "responses": _responses("200", _list_of("Pipeline"))},
+            "post": {"tags": tag, "summary": "Create a pipeline (default stages unless given)",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": _obj(name={"type": "string"}, is_default={"type": "boolean"},
+                                        stages={"type": "array", "items": _obj(
+                                            name={"type": "string"},
+                                            kind={"type": "string"})})}}},
+                     "responses": _responses("201", _ref("Pipeline"), "422")},
+        },
+        f"{PREFIX}/pipelines/{{id}}": {
+            "parameters": [pid],
+            "get": {"tags": tag, "summary": "Get a pipeline",
+                    "responses": _responses("200", _ref("Pipeline"), "404")}},
+        f"{PREFIX}/pipelines/{{id}}/stages": {
+            "parameters": [pid],
+            "get": {"tags": tag, "summary": "Stages in position order",
+                    "responses": _responses("200", _list_of("Stage"), "404")},
+            "post": {"tags": tag, "summary": "Add a stage (at `position`, else at the end)",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": _obj(name={"type": "string"}, kind={"type": "string"},
+                                        position={"type": "integer"})}}},
+                     "responses": _responses("201", _ref("Stage"), "404", "422")}},
+        f"{PREFIX}/pipelines/{{id}}/board": {
+            "parameters": [pid],
+            "get": {"tags": tag, "summary": "Kanban columns with cards, counts and totals",
+                    "parameters": [
+                        _query("limit", "cards per column, default 20, at most 500",
+                               {"type": "integer", "minimum": 1}),
+                        _query("stage_id", "only this column (to page it)"),
+                        _query("cursor", "a column's `next` (with stage_id)")],
+                    "responses": _responses("200", _obj(
+                        pipeline=_ref("Pipeline"),
+                        columns={"type": "array", "items": _ref("BoardColumn")}), "404", "422")}},
+        f"{PREFIX}/change_events": {
+            "get": {"tags": ["change_events"], "summary": "Change history, newest first",
+                    "parameters": [*PAGING, _query("record_type"),
+                                   _query("record_id", "uuid or public_id"),
+                                   _query("event_type")],
+                    "responses": _responses("200", _list_of("ChangeEvent"), "422")}},
+        "/api/v1/openapi.json": {
+            "get": {"tags": ["meta"], "summary": "This document (no authentication)",
+                    "security": [], "responses": {"200": {"description": "OpenAPI 3 JSON"}}}},
+    }
+
+
+def build_spec() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR, "Stage": STAGE, "Pipeline": PIPELINE,
+                               "ChangeEvent": CHANGE_EVENT, "BoardColumn": BOARD_COLUMN}
+    paths: dict[str, Any] = {}
+    for entity in ENTITIES:
+        schemas |= record_schemas(entity)
+        paths |= record_paths(entity)
+    paths |= other_paths()
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "DripPulse CRM API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "API key (dp_...) or JWT"}},
+            "schemas": schemas,
+        },
+        "paths": paths,
+    }

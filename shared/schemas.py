@@ -1,0 +1,132 @@
+"""Marshmallow schemas for record bodies, derived from shared/entities.py.
+
+Each value goes through its Kind's converter (shared/fields.py), so the API and the bundle
+validator accept and reject exactly the same values. References are accepted as
+`<ref>_public_id` or `<ref>_id` (uuid); resolving them against the database is the services' job.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import marshmallow as ma
+
+from shared.entities import COMMON_FIELDS, Entity
+from shared.errors import ValidationFailed
+from shared.fields import FieldError, Kind
+
+# Client-supplied public_ids come from other systems too (an imported row keeps its id), so the
+# entity prefix is not required; the charset keeps them safe in URLs and logs.
+PUBLIC_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+READ_ONLY = ("id", "organization_id", "created_at", "updated_at", "deleted_at")
+# Derived on output, never written by a client.
+DERIVED = ("pipeline_stage_name",)
+
+
+def convert_public_id(value: Any) -> str:
+    if not isinstance(value, str) or not PUBLIC_ID_RE.match(value):
+        raise FieldError("must be 1 to 64 characters of A-Z a-z 0-9 _ . : -")
+    return value
+
+
+def _convert_ref(value: Any) -> str:
+    """A reference value: a uuid or a public_id (both are strings on the wire)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 64 or "\x00" in value:
+        raise FieldError("must be a uuid or a public_id")
+    return value
+
+
+class KindField(ma.fields.Field):
+    """A marshmallow field whose validation is the Kind's converter."""
+
+    def __init__(self, convert, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.convert = convert
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return self.convert(value)
+        except FieldError as exc:
+            raise ma.ValidationError(str(exc)) from exc
+
+
+def _field(kind: Kind, *, required: bool, nullable: bool) -> KindField:
+    return KindField(kind.convert, required=required, allow_none=nullable)
+
+
+def reference_keys(entity: Entity) -> dict[str, tuple[str, str]]:
+    """Wire key -> (reference name, "public" | "uuid")."""
+    keys: dict[str, tuple[str, str]] = {}
+    for ref in entity.references:
+        keys[ref.public_field] = (ref.name, "public")
+        keys[ref.column] = (ref.name, "uuid")
+    return keys
+
+
+def record_schema(entity: Entity, partial: bool) -> ma.Schema:
+    """The body schema of POST (partial=False) or PATCH (partial=True) for one entity."""
+    key = (entity.name, partial)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = _build_schema(entity, partial)
+    return _SCHEMAS[key]
+
+
+_SCHEMAS: dict[tuple[str, bool], ma.Schema] = {}
+
+
+def _build_schema(entity: Entity, partial: bool) -> ma.Schema:
+    declared: dict[str, ma.fields.Field] = {}
+    for f in (*COMMON_FIELDS, *entity.fields):
+        # A field with a default is NOT NULL in the table: null is refused, missing means default.
+        nullable = not f.required and f.default is None and f.name != "custom_fields"
+        declared[f.name] = _field(f.kind, required=f.required and not partial, nullable=nullable)
+    declared["custom_fields"] = KindField(COMMON_FIELDS[2].kind.convert, allow_none=True)
+    for key in reference_keys(entity):
+        declared[key] = KindField(_convert_ref, allow_none=True)
+    if entity.name == "activity":
+        declared["record_type"] = KindField(_record_type, allow_none=True)
+    if entity.name == "opportunity":
+        declared["pipeline_id"] = KindField(_convert_ref, allow_none=False)
+        declared["pipeline_stage_id"] = KindField(_convert_ref, allow_none=False)
+    if not partial:
+        declared["public_id"] = KindField(convert_public_id, allow_none=True)
+    schema_cls = ma.Schema.from_dict(declared, name=f"{entity.name}_{'patch' if partial else 'post'}")
+    return schema_cls(unknown=ma.RAISE)
+
+
+def _record_type(value: Any) -> str:
+    from shared.entities import RECORD_TYPES
+
+    if value not in RECORD_TYPES or not isinstance(value, str):
+        raise FieldError("must be one of: " + ", ".join(RECORD_TYPES))
+    return value
+
+
+def load_record(entity: Entity, body: Any, *, partial: bool) -> dict[str, Any]:
+    """Validate a POST/PATCH body; 422 naming every offending field (all of them at once)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object", {"_body": ["must be an object"]})
+    problems: dict[str, list[str]] = {}
+    read_only = set(READ_ONLY) | set(DERIVED) | ({"public_id"} if partial else set())
+    for key in body:
+        if key in read_only:
+            problems[key] = ["is read-only"]
+    clean = {k: v for k, v in body.items() if k not in read_only}
+    try:
+        data = record_schema(entity, partial).load(clean, partial=partial)
+    except ma.ValidationError as exc:
+        for key, messages in exc.normalized_messages().items():
+            if isinstance(messages, dict):  # pragma: no cover - schemas are flat
+                messages = [str(messages)]
+            problems[key] = [_friendly(m) for m in messages]
+        data = {}
+    if problems:
+        raise ValidationFailed("Invalid " + entity.name, problems)
+    return data
+
+
+def _friendly(message: str) -> str:
+    return {"Unknown field.": "is not a field of this resource",
+            "Missing data for required field.": "is required",
+            "Field may not be null.": "may not be null"}.get(message, message)

@@ -1,0 +1,107 @@
+"""Change history: append one event per create/update/delete, list them newest first.
+
+Events are written with the caller's connection, so an event commits or rolls back together
+with the change it describes. (Bundle import writes its `imported` events in bulk by itself.)
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared import db
+from shared.entities import BY_NAME
+from shared.errors import ValidationFailed
+from shared.ids import parse_uuid, uuid7
+from shared.models import change_events as ce
+from shared.pagination import bad_cursor, decode_cursor, page
+from shared.serializers import json_value
+
+EVENT_TYPES = ("created", "updated", "deleted", "imported")
+# Not part of a diff: set by the database, never by the change itself.
+_NOT_DIFFED = {"created_at", "updated_at"}
+
+
+def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, list]:
+    """{key: [old, new]} over two serialized rows (before=None: every set value of a new row)."""
+    changes = {}
+    for key, new in after.items():
+        if key in _NOT_DIFFED:
+            continue
+        old = None if before is None else before.get(key)
+        if old != new and not (before is None and new in (None, {}, "")):
+            changes[key] = [old, new]
+    return changes
+
+
+def record_event(conn: sa.Connection, organization_id: uuid.UUID, *, record_type: str,
+                 record_id: uuid.UUID, public_id: str | None, event_type: str,
+                 changes: dict, actor: str | None, job_id: uuid.UUID | None = None) -> None:
+    conn.execute(ce.insert().values(
+        id=uuid7(), organization_id=organization_id, record_type=record_type,
+        record_id=record_id, public_id=public_id, event_type=event_type, changes=changes,
+        actor=actor, job_id=job_id, occurred_at=sa.func.clock_timestamp(),
+    ))
+
+
+def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "record_type": row["record_type"],
+        "record_id": str(row["record_id"]),
+        "public_id": row["public_id"],
+        "event_type": row["event_type"],
+        "changes": row["changes"],
+        "actor": row["actor"],
+        "job_id": json_value(row["job_id"]),
+        "occurred_at": json_value(row["occurred_at"]),
+    }
+
+
+LIST_PARAMS = ("record_type", "record_id", "event_type", "cursor", "limit")
+
+
+def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: int
+                ) -> tuple[list[dict], str | None]:
+    """Newest first; `record_id` is a uuid or a public_id; keyset on (occurred_at, id)."""
+    unknown = sorted(set(params) - set(LIST_PARAMS))
+    if unknown:
+        raise ValidationFailed("Unknown query parameters",
+                               {name: ["is not a filter of this list"] for name in unknown})
+    query = sa.select(ce).where(ce.c.organization_id == organization_id)
+    record_type = params.get("record_type")
+    if record_type:
+        if record_type not in BY_NAME:
+            raise ValidationFailed("Invalid record_type", {"record_type": [
+                "must be one of: " + ", ".join(BY_NAME)]})
+        query = query.where(ce.c.record_type == record_type)
+    event_type = params.get("event_type")
+    if event_type:
+        if event_type not in EVENT_TYPES:
+            raise ValidationFailed("Invalid event_type", {"event_type": [
+                "must be one of: " + ", ".join(EVENT_TYPES)]})
+        query = query.where(ce.c.event_type == event_type)
+    record_id = params.get("record_id")
+    if record_id:
+        as_uuid = parse_uuid(record_id)
+        query = query.where(ce.c.record_id == as_uuid if as_uuid else ce.c.public_id == record_id)
+    cursor = decode_cursor(params.get("cursor"), ("t", "id"))
+    if cursor is not None:
+        try:
+            after_t = datetime.fromisoformat(str(cursor["t"]))
+        except ValueError:
+            raise bad_cursor() from None
+        after_id = parse_uuid(cursor["id"])
+        if after_id is None or after_t.tzinfo is None:
+            raise bad_cursor()
+        query = query.where(sa.tuple_(ce.c.occurred_at, ce.c.id) < sa.tuple_(
+            sa.literal(after_t, sa.DateTime(timezone=True)), sa.literal(after_id, ce.c.id.type)))
+    query = query.order_by(ce.c.occurred_at.desc(), ce.c.id.desc()).limit(limit + 1)
+    with db.tenant_transaction(organization_id) as conn:
+        rows = [r._mapping for r in conn.execute(query)]
+    rows, next_cursor = page(rows, limit, lambda r: {"t": r["occurred_at"].isoformat(),
+                                                      "id": str(r["id"])})
+    return [event_json(r) for r in rows], next_cursor

@@ -1,0 +1,55 @@
+"""One SELECT per entity that returns its rows with their references' public_ids joined in.
+
+List, get, the Kanban board and the bundle export all read through `record_select`, so a page of
+rows is one query (no lookup per reference) and every consumer sees the same keys.
+"""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from shared.entities import BY_NAME, RECORD_TYPES, Entity, stages
+
+
+def record_select(entity: Entity, organization_id: uuid.UUID) -> sa.Select:
+    """SELECT the entity's columns + `<ref>_public_id` (+ `pipeline_stage_name`), scoped to one org."""
+    t = entity.table
+    columns: list = list(t.c)
+    from_ = t
+    for ref in entity.references:
+        if ref.target == "*":
+            # Polymorphic (activity.record): one outer join per record type, the matching one wins.
+            public_ids = []
+            for record_type in RECORD_TYPES:
+                target = BY_NAME[record_type].table.alias(f"ref_{ref.name}_{record_type}")
+                from_ = from_.outerjoin(target, sa.and_(
+                    t.c.record_type == record_type,
+                    target.c.organization_id == t.c.organization_id,
+                    target.c.id == t.c[ref.column],
+                ))
+                public_ids.append(target.c.public_id)
+            columns.append(sa.func.coalesce(*public_ids).label(ref.public_field))
+            continue
+        target = BY_NAME[ref.target].table.alias(f"ref_{ref.name}")
+        from_ = from_.outerjoin(target, sa.and_(
+            target.c.organization_id == t.c.organization_id,
+            target.c.id == t.c[ref.column],
+        ))
+        columns.append(target.c.public_id.label(ref.public_field))
+    if entity.name == "opportunity":
+        stage = stages.alias("ref_stage")
+        from_ = from_.outerjoin(stage, sa.and_(
+            stage.c.organization_id == t.c.organization_id, stage.c.id == t.c.pipeline_stage_id))
+        columns.append(stage.c.name.label("pipeline_stage_name"))
+    return sa.select(*columns).select_from(from_).where(t.c.organization_id == organization_id)
+
+
+def id_condition(table: sa.Table, record_id: str | uuid.UUID) -> sa.ColumnElement[bool]:
+    """`{id}` in a URL is the uuid or the public_id."""
+    from shared.ids import parse_uuid
+
+    as_uuid = parse_uuid(record_id)
+    if as_uuid is not None:
+        return table.c.id == as_uuid
+    return table.c.public_id == str(record_id)
