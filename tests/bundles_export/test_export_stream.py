@@ -6,10 +6,14 @@ import json
 import uuid
 from datetime import datetime
 
+import psycopg
+import sqlalchemy as sa
+
 from shared import db
 from shared.bundle.export_sql import row_keys
 from shared.entities import ACCOUNT, ENTITIES, LEAD
 from tests.bundles_export.seed import TRICKY, insert, seed_bulk, seed_small
+from tests.conftest import wait_for
 
 URL = "/api/v1/crm/export"
 CONTRACT_KEYS = {
@@ -150,3 +154,22 @@ def test_writes_during_a_stream_are_not_half_seen(client, org):
     again = json.loads(client.get(URL, headers=org["headers"]).get_data())
     assert by_pid(again["accounts"])[first_account]["name"] == "Renamed meanwhile"
     assert len(again["accounts"]) == 601 and len(again["leads"]) == 1
+
+
+def _open_snapshots(settings) -> int:
+    """Backends of the test database sitting inside a transaction (an unfinished stream)."""
+    url = sa.engine.make_url(settings.database_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'").fetchone()[0]
+
+
+def test_a_client_that_hangs_up_ends_the_snapshot(client, org, settings):
+    seed_bulk(org["organization_id"], accounts=600)
+    resp = client.get(URL, headers=org["headers"], buffered=False)
+    assert next(resp.response).startswith(b'{"version":1,')
+    assert _open_snapshots(settings) == 1
+    resp.close()
+    wait_for(lambda: _open_snapshots(settings) == 0, timeout=10,
+             message="the export transaction to end")
