@@ -5,6 +5,7 @@ import logging
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.wsgi import wrap_file
 
 from api import context
 from shared.bundle import export_files, export_jobs, export_options
@@ -78,13 +79,9 @@ def create_export():
 @bp.get("/jobs/<job_id>/download")
 def download(job_id: str):
     found = export_files.open_download(context.org_id(), job_id)
-
-    def chunks() -> Iterator[bytes]:
-        with found.handle:
-            while chunk := found.handle.read(FILE_CHUNK):
-                yield chunk
-
-    return Response(chunks(), mimetype=found.content_type, headers={
+    # the server's file wrapper (sendfile under gunicorn) closes the file even on HEAD
+    body = wrap_file(request.environ, found.handle, FILE_CHUNK)
+    return Response(body, direct_passthrough=True, mimetype=found.content_type, headers={
         "Content-Length": str(found.size),
         "Content-Disposition": f'attachment; filename="{found.filename}"',
         "Cache-Control": "private, no-store",
