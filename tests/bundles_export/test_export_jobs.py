@@ -153,3 +153,22 @@ def test_cancel_between_chunks_and_single_runner(org, settings, monkeypatch):
     assert row.status == "cancelled" and row.result_key is None
     assert not get_storage().exists(export_jobs.result_key(org_id, job.id, False))
     assert export_jobs.run_export_job(job.id).startswith("skipped")  # finished jobs stay finished
+
+
+def test_a_redelivered_export_runs_again_and_replaces_the_file(org, settings):
+    """In-process: a job left `running` by a dead worker is taken over and finished."""
+    org_id = uuid.UUID(org["organization_id"])
+    seed_small(org["organization_id"])
+    job = export_jobs.create_export_job(org_id, {"gzip": False, "include_deleted": True})
+    key = export_jobs.result_key(org_id, job.id, False)
+    with get_storage().writer(key) as handle:  # what a dead run could have left: a stale file
+        handle.write(b"stale")
+    with db.transaction() as conn:
+        conn.execute(jobs.update().where(jobs.c.id == job.id)
+                     .values(status="running", attempts=1, started_at=sa.func.now()))
+    assert export_jobs.run_export_job(job.id) == "succeeded"
+    row = get_job(org_id, job.id)
+    assert row.status == "succeeded" and row.attempts == 2 and row.result_key == key
+    with get_storage().open(key) as handle:
+        bundle = json.loads(handle.read())
+    assert len(bundle["accounts"]) == 3 and row.result_size == get_storage().size(key)
