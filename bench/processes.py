@@ -49,10 +49,10 @@ class PeakRss(threading.Thread):
         self.pid = pid
         self.largest_kib = 0
         self.tree_kib = 0
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             sizes = [_rss_kib(p) for p in _tree(self.pid)]
             if sizes:
                 self.largest_kib = max(self.largest_kib, max(sizes))
@@ -60,7 +60,7 @@ class PeakRss(threading.Thread):
             time.sleep(0.1)
 
     def stop(self) -> dict:
-        self._stop.set()
+        self._halt.set()
         self.join(2)
         return {"largest_process_mb": round(self.largest_kib / 1024, 1),
                 "tree_mb": round(self.tree_kib / 1024, 1)}

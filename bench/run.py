@@ -61,7 +61,7 @@ def _wait_http(url: str, timeout: float = 60) -> None:
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused or still booting (read timeout)
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} did not come up")

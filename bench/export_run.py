@@ -1,0 +1,113 @@
+"""Export-only benchmark: N rows COPYed straight into a fresh database, then GET /export and an
+export job (plain and gzip) through gunicorn and a real worker, against a raw COPY out.
+
+    python -m bench.export_run --rows 100000
+
+Needs TEST_DATABASE_URL (or DATABASE_URL; a database is created and dropped there) and
+TEST_REDIS_URL (or REDIS_URL). Import is not involved, so it runs before the import side exists.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+from bench import baseline, processes
+from bench.run import _conninfo, _create_database, _drop_database, _follow, _wait_http
+from shared import config, migrate
+from shared.services import organizations
+
+
+def _get(url: str, headers: dict) -> tuple[float, int]:
+    started, size = time.perf_counter(), 0
+    with requests.get(url, headers=headers, stream=True, timeout=600) as resp:
+        resp.raise_for_status()
+        for chunk in resp.raw.stream(1 << 20, decode_content=False):
+            size += len(chunk)
+    return time.perf_counter() - started, size
+
+
+def run(rows: int) -> dict:
+    server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if not server or not redis_url:
+        raise SystemExit("set TEST_DATABASE_URL and TEST_REDIS_URL")
+    work = Path(tempfile.mkdtemp(prefix="dp-bench-export-"))
+    db_url = _create_database(server)
+    children: list[processes.Child] = []
+    try:
+        migrate.upgrade(db_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIPPULSE_")}
+        env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, DRIPPULSE_DATA_DIR=str(work / "data"),
+                   DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
+                   SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
+        config.set_settings(config.load(env))
+        org = organizations.create_organization("export bench")
+        org_id = uuid.UUID(org["organization_id"])
+        baseline.copy_in(_conninfo(db_url), org_id, rows)
+        anchor = baseline.copy_out(_conninfo(db_url), org_id, rows)
+
+        port = processes.free_port()
+        base = f"http://127.0.0.1:{port}"
+        api = processes.api_server(env, port, work / "api.log")
+        children.append(api)
+        wrk = processes.worker(env, 2, work / "worker.log")
+        children.append(wrk)
+        _wait_http(base + "/healthz")
+        headers = {"Authorization": f"Bearer {org['api_key']}"}
+
+        result: dict = {"rows": rows, "copy_out_rows_per_s": round(anchor["rows_per_s"])}
+        for name, query in (("get_export", ""), ("get_export_gzip", "?gzip=true")):
+            seconds, size = _get(f"{base}/api/v1/crm/export{query}", headers)
+            result[name] = {"seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+                            "mb": round(size / 1e6, 1)}
+        for name, body in (("export_job", {}), ("export_job_gzip", {"gzip": True})):
+            started = time.perf_counter()
+            job = requests.post(f"{base}/api/v1/crm/exports", headers=headers, json=body,
+                                timeout=60).json()
+            # the jobs route belongs to the import side; poll it when present, else the row
+            done = _poll(base, headers, job, org_id)
+            job_s = time.perf_counter() - started
+            dl_s, size = _get(base + done["links"]["download"], headers)
+            result[name] = {"status": done["status"], "job_seconds": round(job_s, 2),
+                            "rows_per_s": round(rows / job_s), "download_s": round(dl_s, 2),
+                            "mb": round(size / 1e6, 1)}
+        result["peak_rss_mb"] = {"api": api.stop(), "worker": wrk.stop()}
+        children.clear()
+        print(json.dumps(result, indent=2))
+        return result
+    finally:
+        for child in children:
+            child.stop()
+        _drop_database(db_url)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _poll(base: str, headers: dict, job: dict, org_id: uuid.UUID) -> dict:
+    if requests.get(base + job["links"]["self"], headers=headers, timeout=30).status_code == 200:
+        return _follow(base, headers, job["links"]["self"])["job"]
+    from shared.services.jobs import get_job, job_json
+
+    while True:
+        row = get_job(org_id, job["id"])
+        if row.status not in ("queued", "running"):
+            return job_json(row)
+        time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    run(parser.parse_args().rows)
+
+
+if __name__ == "__main__":
+    main()

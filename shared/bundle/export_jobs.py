@@ -1,0 +1,126 @@
+"""Export jobs: a worker writes the bundle to storage, reporting progress per entity.
+
+The job row is the truth: totals come from counts in the export's own snapshot, `processed` is
+written every `batch_size` rows in short transactions of their own, and the same write tells the
+run whether a cancel was requested. A redelivered job simply runs again: the file is replaced
+atomically, so no reader ever sees half of it.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared import db
+from shared.bundle.export_stream import bundle_chunks, count_rows, gzip_chunks, snapshot
+from shared.config import get_settings
+from shared.models import jobs
+from shared.services import job_runs
+from shared.services.jobs import create_job
+from shared.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+
+class ExportCancelled(Exception):
+    """Raised between chunks when the job's cancel was requested."""
+
+
+def create_export_job(organization_id: uuid.UUID, options: dict[str, bool],
+                      created_by: str | None = None) -> Any:
+    """A queued export job (committed); the caller enqueues its id."""
+    with db.tenant_transaction(organization_id) as conn:
+        return create_job(conn, organization_id, "export", params=options, created_by=created_by)
+
+
+def fail_queued(organization_id: uuid.UUID, job_id: uuid.UUID, code: str, message: str) -> None:
+    """End a job that never reached a worker (its task could not be sent)."""
+    with db.tenant_transaction(organization_id) as conn:
+        conn.execute(jobs.update()
+                     .where(jobs.c.organization_id == organization_id, jobs.c.id == job_id,
+                            jobs.c.status == "queued")
+                     .values(status="failed", finished_at=sa.func.now(),
+                             error={"code": code, "message": message}))
+
+
+def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool) -> str:
+    return f"exports/{organization_id}/{job_id}.json" + (".gz" if gzip else "")
+
+
+class _Progress:
+    """Per-entity {total, processed}, flushed to the job row every `every` rows."""
+
+    def __init__(self, job_id: uuid.UUID, organization_id: uuid.UUID, every: int) -> None:
+        self.job_id, self.organization_id, self.every = job_id, organization_id, max(1, every)
+        self.progress: dict[str, dict[str, int]] = {}
+        self._written = 0
+
+    def start(self, totals: dict[str, int]) -> None:
+        self.progress = {plural: {"total": n, "processed": 0} for plural, n in totals.items()}
+        self.flush()
+
+    def rows(self, plural: str, processed: int) -> None:
+        self.progress[plural]["processed"] = processed
+        if self._done() - self._written >= self.every:
+            self.flush()
+
+    def _done(self) -> int:
+        return sum(p["processed"] for p in self.progress.values())
+
+    def flush(self) -> None:
+        self._written = self._done()
+        with db.tenant_transaction(self.organization_id) as conn:
+            cancel = conn.execute(
+                jobs.update()
+                .where(jobs.c.organization_id == self.organization_id, jobs.c.id == self.job_id)
+                .values(progress=self.progress).returning(jobs.c.cancel_requested)
+            ).scalar()
+        if cancel:
+            raise ExportCancelled()
+
+
+def _write_bundle(job: Any, batch_size: int) -> tuple[str, int, dict]:
+    org_id = job.organization_id
+    params = job.params or {}
+    gzip = bool(params.get("gzip", False))
+    include_deleted = bool(params.get("include_deleted", True))
+    key = result_key(org_id, job.id, gzip)
+    storage = get_storage()
+    progress = _Progress(job.id, org_id, batch_size)
+    with snapshot(org_id) as conn:
+        progress.start(count_rows(conn, org_id, include_deleted))
+        chunks = bundle_chunks(conn, org_id, include_deleted=include_deleted,
+                               on_rows=progress.rows)
+        with storage.writer(key) as handle:
+            for chunk in gzip_chunks(chunks) if gzip else chunks:
+                handle.write(chunk)
+    return key, storage.size(key), progress.progress
+
+
+def run_export_job(job_id: uuid.UUID) -> str:
+    """Run one export job to its end; returns the outcome (for the task's log line)."""
+    settings = get_settings()
+    with job_runs.job_lock(job_id) as got:
+        if not got:
+            return "skipped: another worker holds the job"
+        job = job_runs.start_attempt(job_id, settings.max_job_attempts)
+        if job is None:
+            return "skipped: job not runnable"
+        try:
+            key, size, progress = _write_bundle(job, settings.batch_size)
+        except ExportCancelled:
+            job_runs.finish(job_id, "cancelled")
+            return "cancelled"
+        except Exception as exc:  # noqa: BLE001 - any failure ends the job with a reason
+            log.exception("export job %s failed", job_id)
+            job_runs.finish(job_id, "failed", error={
+                "code": "export_failed",
+                "message": f"the export could not be written ({type(exc).__name__})"})
+            return "failed"
+        expires_at = datetime.now(UTC) + timedelta(seconds=settings.export_ttl_seconds)
+        job_runs.finish(job_id, "succeeded", result_key=key, result_size=size,
+                        progress=progress, expires_at=expires_at)
+        return "succeeded"

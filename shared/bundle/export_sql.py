@@ -1,0 +1,121 @@
+"""The SQL that turns each stored record into its bundle row (DESIGN.md section 5).
+
+Postgres builds every row's JSON itself (row_to_json), so the export streams text straight
+from the server: no Python object per row, no per-value conversion. Keys and columns derive from
+shared.entities; nothing here re-lists an entity's fields.
+"""
+from __future__ import annotations
+
+import uuid
+
+from psycopg import sql
+
+from shared.entities import BY_NAME, RECORD_TYPES, Entity
+
+# CSV with a quote and a delimiter byte that JSON text cannot contain (control characters are
+# always escaped inside JSON strings): the server never quotes or escapes a value, unlike the
+# text format, which doubles every backslash (PERF-NOTES.md).
+COPY_OPTIONS = "(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
+
+COMMON_LEADING = ("public_id",)
+COMMON_TRAILING = ("external_system", "external_id", "custom_fields",
+                   "created_at", "updated_at", "deleted_at")
+
+
+def _value(entity: Entity, name: str) -> sql.Composable:
+    """A column of the row itself; decimals leave as strings with their two decimals."""
+    column = sql.SQL("r.{}").format(sql.Identifier(name))
+    kind = next((f.kind for f in entity.fields if f.name == name), None)
+    if kind is not None and kind.name == "decimal":
+        return sql.SQL("{}::text").format(column)
+    return column
+
+
+def _visible(alias: str, include_deleted: bool) -> sql.Composable:
+    # Without deleted rows, a reference to one would dangle in the bundle: it leaves as null.
+    return sql.SQL("") if include_deleted else sql.SQL(" AND {}.deleted_at IS NULL").format(
+        sql.Identifier(alias))
+
+
+def _join(alias: str, table: str, column: sql.Composable, include_deleted: bool,
+          extra: sql.Composable = sql.SQL("")) -> sql.Composable:
+    return sql.SQL(" LEFT JOIN crm.{table} {alias} ON {alias}.organization_id = r.organization_id"
+                   " AND {alias}.id = {column}{extra}{visible}").format(
+        table=sql.Identifier(table), alias=sql.Identifier(alias), column=column, extra=extra,
+        visible=_visible(alias, include_deleted))
+
+
+def _pairs_and_joins(entity: Entity, include_deleted: bool
+                     ) -> tuple[list[tuple[str, sql.Composable]], list[sql.Composable]]:
+    pairs: list[tuple[str, sql.Composable]] = [(n, _value(entity, n)) for n in COMMON_LEADING]
+    pairs += [(f.name, _value(entity, f.name)) for f in entity.fields]
+    joins: list[sql.Composable] = []
+    for i, ref in enumerate(entity.references):
+        column = sql.SQL("r.{}").format(sql.Identifier(ref.column))
+        if ref.target == "*":
+            # Polymorphic: one join per record type, each only matching its own type.
+            branches = []
+            for rt in RECORD_TYPES:
+                alias = f"ref{i}_{rt}"
+                joins.append(_join(alias, BY_NAME[rt].plural, column, include_deleted,
+                                   sql.SQL(" AND r.record_type = {}").format(sql.Literal(rt))))
+                branches.append(sql.SQL("{}.public_id").format(sql.Identifier(alias)))
+            public = sql.SQL("coalesce({})").format(sql.SQL(", ").join(branches))
+            # A record that cannot be named leaves no half reference (type without id).
+            pairs.append(("record_type", sql.SQL("CASE WHEN {} IS NULL THEN NULL ELSE r.record_type END")
+                          .format(public)))
+            pairs.append((ref.public_field, public))
+        else:
+            alias = f"ref{i}"
+            joins.append(_join(alias, BY_NAME[ref.target].plural, column, include_deleted))
+            pairs.append((ref.public_field, sql.SQL("{}.public_id").format(sql.Identifier(alias))))
+    if entity.name == "opportunity":
+        joins.append(_join("stage", "opportunity_pipeline_stages", sql.SQL("r.pipeline_stage_id"),
+                           True))
+        pairs += [("pipeline_id", sql.SQL("r.pipeline_id")),
+                  ("pipeline_stage_id", sql.SQL("r.pipeline_stage_id")),
+                  ("pipeline_stage_name", sql.SQL("stage.name"))]
+    pairs += [(n, _value(entity, n)) for n in COMMON_TRAILING]
+    return pairs, joins
+
+
+def _where(organization_id: uuid.UUID, include_deleted: bool) -> sql.Composable:
+    where = sql.SQL(" WHERE r.organization_id = {}::uuid").format(
+        sql.Literal(str(organization_id)))
+    if not include_deleted:
+        where += sql.SQL(" AND r.deleted_at IS NULL")
+    return where
+
+
+def rows_query(entity: Entity, organization_id: uuid.UUID, include_deleted: bool
+               ) -> sql.Composable:
+    """SELECT of one JSON text per row, in id order (uuid7: creation order, index-backed).
+
+    row_to_json over a named subselect writes compact JSON with the keys in select-list order;
+    the outer query only projects, so it keeps the inner order.
+    """
+    pairs, joins = _pairs_and_joins(entity, include_deleted)
+    columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(v, sql.Identifier(k))
+                                 for k, v in pairs)
+    return sql.SQL("SELECT row_to_json(t)::text FROM (SELECT {columns} FROM crm.{table} r{joins}"
+                   "{where} ORDER BY r.id) t").format(
+        columns=columns, table=sql.Identifier(entity.plural), joins=sql.SQL("").join(joins),
+        where=_where(organization_id, include_deleted))
+
+
+def copy_statement(entity: Entity, organization_id: uuid.UUID, include_deleted: bool
+                   ) -> sql.Composable:
+    return sql.SQL("COPY ({}) TO STDOUT WITH " + COPY_OPTIONS).format(
+        rows_query(entity, organization_id, include_deleted))
+
+
+def count_query(entity: Entity, organization_id: uuid.UUID, include_deleted: bool
+                ) -> sql.Composable:
+    return sql.SQL("SELECT count(*) FROM crm.{} r{}").format(
+        sql.Identifier(entity.plural), _where(organization_id, include_deleted))
+
+
+def row_keys(entity: Entity) -> list[str]:
+    """The keys of a bundle row of this entity, in the order the export writes them."""
+    pairs, _ = _pairs_and_joins(entity, True)
+    return [k for k, _ in pairs]
