@@ -1,5 +1,8 @@
-"""Celery tasks: each receives ids, opens its own transactions and calls one service."""
+"""Celery tasks: each receives ids, opens its own transactions and calls one service.
+
+The task modules are imported here so that `include=["worker.tasks"]` registers all of them.
+"""
 from __future__ import annotations
 
-from worker import export_tasks  # noqa
+from worker import export_tasks, import_tasks  # noqa: F401
 from worker.app import celery_app  # noqa: F401  (tasks register on this app)

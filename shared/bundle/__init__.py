@@ -1,0 +1,1 @@
+"""Bundle import (and export): streamed, batched, resumable, exactly once per batch."""

@@ -192,3 +192,24 @@ def request_cancel(organization_id: uuid.UUID, job_id: str) -> Any:
         return conn.execute(
             jobs.update().where(jobs.c.id == jid).values(**values).returning(*jobs.c)
         ).one()
+
+
+def retry_job(organization_id: uuid.UUID, job_id: str) -> Any:
+    """Queue a failed job again; it resumes from its checkpoint (committed batches stay done)."""
+    jid = _job_id(job_id)
+    with db.tenant_transaction(organization_id) as conn:
+        row = conn.execute(
+            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFound("Job not found")
+        if row.status != "failed":
+            raise Conflict(f"Only failed jobs can be retried; this one is {row.status}",
+                           {"status": row.status})
+        return conn.execute(
+            jobs.update().where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
+            .values(status="queued", error=None, finished_at=None, attempts=0,
+                    cancel_requested=False, lease_owner=None)
+            .returning(*jobs.c)
+        ).one()

@@ -1,0 +1,66 @@
+"""POST /api/v1/crm/import: a bundle (JSON body, multipart `file`, gzip) becomes an import job."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from api import context
+from api.enqueue import enqueue
+from shared.bundle.upload import submit_import
+from shared.config import get_settings
+from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from shared.services.jobs import job_json
+
+bp = Blueprint("bundles_import", __name__, url_prefix="/api/v1/crm")
+
+BODY_TYPES = {"application/json", "application/gzip", "application/x-gzip",
+              "application/octet-stream"}
+MULTIPART_OVERHEAD = 64 * 1024
+TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    raw = (request.args.get(name) or "").strip().lower()
+    if raw not in TRUE | {"", "0", "false", "no", "off"}:
+        raise ValidationFailed("Invalid query parameter", {name: ["must be true or false"]})
+    return raw in TRUE
+
+
+@bp.post("/import")
+def post_import():
+    settings = get_settings()
+    limit = settings.max_upload_bytes
+    dry_run = _flag("dry_run")
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > 255:
+        raise ValidationFailed("Invalid Idempotency-Key", {"Idempotency-Key": ["at most 255 chars"]})
+    encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise UnsupportedMediaType("Content-Encoding must be gzip or absent",
+                                   {"supported": ["gzip"]})
+    mimetype = request.mimetype
+    if mimetype in BODY_TYPES:
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
+        source = request.stream
+        expect_gzip = encoding == "gzip"
+    elif mimetype == "multipart/form-data":
+        if (request.content_length is not None
+                and request.content_length > limit + MULTIPART_OVERHEAD):
+            raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
+        upload = request.files.get("file")  # werkzeug spools large parts to disk, not memory
+        if upload is None:
+            raise ValidationFailed("No file", {"file": ["a multipart field named file is required"]})
+        source = upload.stream
+        expect_gzip = (upload.filename or "").lower().endswith(".gz")
+    else:
+        raise UnsupportedMediaType(
+            "Send the bundle as application/json (optionally Content-Encoding: gzip) or as a "
+            "multipart/form-data field named file", {"content_type": mimetype or None})
+    job, created = submit_import(context.org_id(), context.actor(), source, limit=limit,
+                                 dry_run=dry_run, idempotency_key=key, expect_gzip=expect_gzip,
+                                 enqueue=enqueue)
+    body = job_json(job)
+    response = jsonify(body)
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = body["links"]["self"]
+    return response

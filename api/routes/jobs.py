@@ -1,0 +1,53 @@
+"""Jobs: list, show, row errors, cancel, retry (imports and exports alike)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from api import context
+from api.enqueue import enqueue_quietly
+from shared.pagination import parse_limit
+from shared.services import jobs as job_service
+from shared.services.job_sweeper import RUN_TASKS, run_task_args
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1/crm/jobs")
+
+
+@bp.get("")
+def list_jobs():
+    rows, next_cursor = job_service.list_jobs(
+        context.org_id(), kind=request.args.get("kind") or None,
+        status=request.args.get("status") or None, cursor=request.args.get("cursor"),
+        limit=parse_limit(request.args.get("limit")))
+    return jsonify({"items": [job_service.job_json(r) for r in rows], "next": next_cursor})
+
+
+@bp.get("/<job_id>")
+def show_job(job_id: str):
+    return jsonify(job_service.job_json(job_service.get_job(context.org_id(), job_id)))
+
+
+@bp.get("/<job_id>/errors")
+def job_errors(job_id: str):
+    items, next_cursor = job_service.list_errors(
+        context.org_id(), job_id, cursor=request.args.get("cursor"),
+        limit=parse_limit(request.args.get("limit"), default=100, maximum=1000))
+    return jsonify({"items": items, "next": next_cursor})
+
+
+@bp.post("/<job_id>/cancel")
+def cancel_job(job_id: str):
+    row = job_service.request_cancel(context.org_id(), job_id)
+    # a running job stops at its next batch boundary: 202 until then, 200 when already cancelled
+    response = jsonify(job_service.job_json(row))
+    response.status_code = 200 if row.status == "cancelled" else 202
+    return response
+
+
+@bp.post("/<job_id>/retry")
+def retry_job(job_id: str):
+    row = job_service.retry_job(context.org_id(), job_id)
+    enqueue_quietly(RUN_TASKS[row.kind], run_task_args(row.kind, str(row.id), stalled=False))
+    response = jsonify(job_service.job_json(row))
+    response.status_code = 202
+    response.headers["Location"] = f"{job_service.API_BASE}/jobs/{row.id}"
+    return response

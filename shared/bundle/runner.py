@@ -1,0 +1,216 @@
+"""Import job orchestration: phase 1 (spool) under the job lock, then batches entity by entity.
+
+Flow: `run_job` (task drippulse.import.run) spools the upload and calls `advance`, which enqueues
+the first PARALLEL_BATCHES batches of the first entity. Each finished batch enqueues one more
+(so other jobs' messages interleave: per-organization fairness) and the batch that finishes an
+entity calls `advance` again, which moves to the next entity, and after the last one finalizes
+the job. A redelivered or swept run resumes with `advance(resume=True)`: nothing committed is
+redone, pending batches are enqueued again.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from shared import db
+from shared.bundle.apply import apply_batch, claim_batches
+from shared.bundle.spool import BundleError, spool_bundle
+from shared.bundle.tables import import_batches, import_refs, import_row_keys
+from shared.config import get_settings
+from shared.entities import ENTITIES
+from shared.models import jobs
+from shared.services import job_runs
+from shared.services.jobs import FINISHED, empty_progress, record_errors
+from shared.storage import get_storage
+
+log = logging.getLogger("drippulse.import")
+
+Enqueue = Callable[[str, list], None]
+BATCH_TASK = "drippulse.import.batch"
+# Batches of one job in the queue at once: enough to keep several workers busy on one import,
+# few enough that another organization's job waits behind at most this many.
+PARALLEL_BATCHES = 8
+
+
+class BatchBusy(Exception):
+    """The batch is locked by another transaction (a duplicate delivery, or a dying worker)."""
+
+
+def _job(job_id: uuid.UUID):
+    with db.transaction() as conn:
+        return conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one_or_none()
+
+
+def run_job(job_id: uuid.UUID, enqueue: Enqueue, *, stalled: bool = False) -> str:
+    """Start or resume an import job. `stalled`: the sweeper found it without progress."""
+    settings = get_settings()
+    with job_runs.job_lock(job_id) as got:
+        if not got:
+            return "skipped"  # another delivery is spooling this job right now
+        job = _job(job_id)
+        if job is None or job.status in FINISHED:
+            return "finished"
+        spooled = bool((job.checkpoint or {}).get("spooled"))
+        if job.status == "queued" or stalled or not spooled:
+            job = job_runs.start_attempt(job_id, settings.max_job_attempts)
+            if job is None:
+                return "not_started"
+        if not spooled:
+            try:
+                _spool(job, settings.batch_size)
+            except BundleError as exc:
+                job_runs.finish(job_id, "failed", exc.as_error())
+                return "failed"
+    advance(job_id, enqueue, resume=True)
+    return "running"
+
+
+def _spool(job, batch_size: int) -> None:
+    storage = get_storage()
+    if not job.upload_key or not storage.exists(job.upload_key):
+        raise BundleError("upload_missing", "the uploaded bundle is no longer in storage")
+    result = spool_bundle(storage, job.upload_key, job.organization_id, job.id, batch_size)
+    progress = empty_progress()
+    for plural, total in result.totals.items():
+        progress[plural]["total"] = total
+    rows = [{"organization_id": job.organization_id, "job_id": job.id, "entity": plural,
+             "status": "pending", "created": 0, "updated": 0, "unchanged": 0, "failed": 0, **b}
+            for plural, batches in result.batches.items() for b in batches]
+    with db.tenant_transaction(job.organization_id) as conn:
+        conn.execute(import_batches.delete().where(
+            import_batches.c.organization_id == job.organization_id,
+            import_batches.c.job_id == job.id))
+        if rows:
+            conn.execute(import_batches.insert(), rows)
+        record_errors(conn, job.organization_id, job.id, result.errors)
+        conn.execute(jobs.update().where(jobs.c.organization_id == job.organization_id,
+                                         jobs.c.id == job.id).values(
+            progress=progress,
+            checkpoint={"spooled": True, "spool": result.spool_keys}))
+    log.info("import %s spooled: %s", job.id, result.totals)
+
+
+def run_batch(batch_id: int, enqueue: Enqueue) -> str:
+    outcome = apply_batch(batch_id)
+    if outcome.status == "locked":
+        raise BatchBusy(batch_id)
+    if outcome.status == "stopped" and outcome.job_id:
+        advance(outcome.job_id, enqueue)  # cancellation is concluded here
+    for next_id in outcome.next_batches:
+        enqueue(BATCH_TASK, [str(outcome.job_id), next_id])
+    if outcome.entity_finished:
+        advance(outcome.job_id, enqueue)
+    return outcome.status
+
+
+def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str:
+    """Move the job on: cancel, apply deferred references, enqueue the current entity's batches,
+    or finalize. Safe to call any number of times, concurrently (the job row is locked)."""
+    job = _job(job_id)
+    if job is None:
+        return "missing"
+    org = job.organization_id
+    to_enqueue: list[int] = []
+    cleanup = None
+    with db.tenant_transaction(org) as conn:
+        job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
+                                                 jobs.c.id == job_id).with_for_update()).one()
+        if job.status != "running":
+            return job.status
+        checkpoint = dict(job.checkpoint or {})
+        dry_run = bool((job.params or {}).get("dry_run"))
+        if job.cancel_requested:
+            _end(conn, job, "cancelled")
+            cleanup, state = job, "cancelled"
+        else:
+            pending = dict(conn.execute(
+                sa.select(import_batches.c.entity, sa.func.count())
+                .where(import_batches.c.organization_id == org,
+                       import_batches.c.job_id == job_id, import_batches.c.status == "pending")
+                .group_by(import_batches.c.entity)).all())
+            if "accounts" not in pending and not checkpoint.get("refs_applied"):
+                apply_deferred_refs(conn, org, job_id, dry_run)
+                checkpoint["refs_applied"] = True
+                conn.execute(jobs.update().where(jobs.c.organization_id == org,
+                                                 jobs.c.id == job_id)
+                             .values(checkpoint=checkpoint))
+            current = next((e.plural for e in ENTITIES if e.plural in pending), None)
+            if current is None:
+                errors = conn.execute(sa.select(jobs.c.error_count).where(
+                    jobs.c.organization_id == org, jobs.c.id == job_id)).scalar()
+                state = "completed_with_errors" if errors else "succeeded"
+                _end(conn, job, state)
+                cleanup = job
+            else:
+                if resume:
+                    conn.execute(import_batches.update().where(
+                        import_batches.c.organization_id == org,
+                        import_batches.c.job_id == job_id,
+                        import_batches.c.status == "pending").values(enqueued_at=None))
+                to_enqueue = claim_batches(conn, org, job_id, current, PARALLEL_BATCHES)
+                state = f"importing {current}"
+    for batch_id in to_enqueue:
+        enqueue(BATCH_TASK, [str(job_id), batch_id])
+    if cleanup is not None:
+        _delete_files(cleanup)
+    return state
+
+
+def _end(conn: sa.Connection, job, status: str) -> None:
+    conn.execute(jobs.update().where(jobs.c.organization_id == job.organization_id,
+                                     jobs.c.id == job.id)
+                 .values(status=status, finished_at=sa.func.now(), lease_owner=None))
+    for table in (import_row_keys, import_refs):
+        conn.execute(table.delete().where(table.c.organization_id == job.organization_id,
+                                          table.c.job_id == job.id))
+
+
+def _delete_files(job) -> None:
+    storage = get_storage()
+    for key in ((job.checkpoint or {}).get("spool") or {}).values():
+        storage.delete(key)
+    if job.upload_key:
+        storage.delete(job.upload_key)
+
+
+def apply_deferred_refs(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
+                        dry_run: bool) -> None:
+    """Point rows at parents of the same entity (written by any batch of this job, or stored
+    before); report the ones whose parent exists nowhere (the row stays, without a parent)."""
+    params = {"org": organization_id, "job": job_id}
+    for entity in ENTITIES:
+        for ref in (r for r in entity.references if r.target == entity.name):
+            table = f"crm.{entity.plural}"
+            params["entity"] = entity.plural
+            if not dry_run:
+                conn.execute(sa.text(
+                    f"UPDATE {table} AS a SET {ref.column} = p.id "
+                    f"FROM crm.import_refs r JOIN {table} p "
+                    f"  ON p.organization_id = r.organization_id "
+                    f"  AND p.public_id = r.target_public_id "
+                    f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
+                    f"AND a.organization_id = :org AND a.public_id = r.public_id "
+                    f"AND a.{ref.column} IS DISTINCT FROM p.id"), params)
+            in_bundle = ("OR EXISTS (SELECT 1 FROM crm.import_row_keys k WHERE k.job_id = :job "
+                         "AND k.organization_id = :org AND k.entity = :entity "
+                         "AND k.public_id = r.target_public_id)") if dry_run else ""
+            missing = conn.execute(sa.text(
+                f"SELECT r.row_index, r.public_id, r.target_public_id FROM crm.import_refs r "
+                f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
+                f"AND NOT (EXISTS (SELECT 1 FROM {table} p WHERE p.organization_id = :org "
+                f"AND p.public_id = r.target_public_id) {in_bundle}) ORDER BY r.row_index"),
+                params).all()
+            record_errors(conn, organization_id, job_id, [
+                {"entity": entity.plural, "index": m.row_index, "public_id": m.public_id,
+                 "field": ref.public_field, "code": "unresolved_reference",
+                 "message": f"no {entity.name} with public_id {m.target_public_id!r} in the "
+                            f"bundle or the organization; imported without it"}
+                for m in missing])
+
+
+def fail_job(job_id: uuid.UUID, code: str, message: str) -> None:
+    job_runs.finish(job_id, "failed", {"code": code, "message": message})
+

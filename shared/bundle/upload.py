@@ -1,0 +1,120 @@
+"""Accepting an import: stream the request body to storage, then create the job row.
+
+The body is never parsed nor held in memory here: it is copied in chunks to storage while its
+size is counted (over the limit → 413, partial file deleted, no job row) and its SHA-256 is
+computed (the Idempotency-Key compares it). Only two cheap checks run: an empty body and a body
+whose first byte cannot start a JSON object answer 400 at once; everything else is the worker's.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+
+from shared import db
+from shared.bundle.spool import GZIP_MAGIC
+from shared.errors import BadRequest, PayloadTooLarge
+from shared.ids import uuid7
+from shared.services.jobs import create_job, find_idempotent
+from shared.storage import CHUNK, get_storage
+
+log = logging.getLogger("drippulse.import")
+
+WHITESPACE = b" \t\r\n"
+RUN_TASK = "drippulse.import.run"
+
+
+@dataclass
+class StoredUpload:
+    key: str
+    size: int
+    sha256: str
+    gzip: bool
+
+
+def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID,
+                 limit: int, *, expect_gzip: bool = False) -> StoredUpload:
+    key = f"uploads/{organization_id}/{job_id}.bundle"
+    digest = hashlib.sha256()
+    total = 0
+    head = b""
+    storage = get_storage()
+    try:
+        with storage.writer(key) as out:
+            while chunk := source.read(CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise PayloadTooLarge(f"the upload exceeds {limit} bytes",
+                                          {"max_upload_bytes": limit})
+                if len(head) < 64:
+                    head += chunk[:64]
+                digest.update(chunk)
+                out.write(chunk)
+            _cheap_checks(head, total, expect_gzip)
+    except BaseException:
+        storage.delete(key)
+        raise
+    return StoredUpload(key, total, digest.hexdigest(), head.startswith(GZIP_MAGIC))
+
+
+def _cheap_checks(head: bytes, size: int, expect_gzip: bool) -> None:
+    if size == 0:
+        raise BadRequest("the request body is empty; send a bundle", code="empty_bundle")
+    if head.startswith(GZIP_MAGIC):
+        return
+    if expect_gzip:
+        raise BadRequest("Content-Encoding is gzip but the body is not gzip data",
+                         code="invalid_gzip")
+    first = head.lstrip(WHITESPACE + b"\xef\xbb\xbf")[:1]
+    if first and first != b"{":
+        raise BadRequest("the bundle must be a JSON object", code="invalid_bundle")
+
+
+def submit_import(organization_id: uuid.UUID, actor: str, source: BinaryIO, *, limit: int,
+                  dry_run: bool, idempotency_key: str | None, expect_gzip: bool,
+                  enqueue: Callable[[str, list], None]) -> tuple[Any, bool]:
+    """Store the upload and create + enqueue its job; returns (job row, created?). With an
+    Idempotency-Key seen before with the same body, the earlier job comes back (created=False)."""
+    job_id = uuid7()
+    upload = store_upload(source, organization_id, job_id, limit, expect_gzip=expect_gzip)
+    request_hash = f"sha256:{upload.sha256}:{'dry_run' if dry_run else 'apply'}"
+    try:
+        row = _create(organization_id, actor, job_id, upload, request_hash, dry_run,
+                      idempotency_key)
+    except BaseException:
+        get_storage().delete(upload.key)
+        raise
+    if row.id != job_id:  # an idempotent replay: the upload we just stored is not needed
+        get_storage().delete(upload.key)
+        return row, False
+    try:
+        enqueue(RUN_TASK, [str(job_id)])
+    except Exception:  # the broker is down: the job stays queued and the sweeper enqueues it
+        log.warning("could not enqueue import job %s; the sweeper will", job_id, exc_info=True)
+    return row, True
+
+
+def _create(organization_id: uuid.UUID, actor: str, job_id: uuid.UUID, upload: StoredUpload,
+            request_hash: str, dry_run: bool, idempotency_key: str | None) -> Any:
+    for attempt in range(2):
+        try:
+            with db.tenant_transaction(organization_id) as conn:
+                if idempotency_key:
+                    existing = find_idempotent(conn, organization_id, "import", idempotency_key,
+                                               request_hash)
+                    if existing is not None:
+                        return existing
+                return create_job(conn, organization_id, "import",
+                                  params={"dry_run": dry_run}, upload_key=upload.key,
+                                  upload_size=upload.size, idempotency_key=idempotency_key,
+                                  request_hash=request_hash, created_by=actor, job_id=job_id)
+        except sa.exc.IntegrityError:
+            # a concurrent request with the same key won the insert: answer with its job
+            if attempt or not idempotency_key:
+                raise
+    raise AssertionError("unreachable")

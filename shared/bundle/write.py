@@ -1,0 +1,97 @@
+"""The set-based write of one batch: COPY into a temp staging table, then one upsert statement
+that also appends the `imported` change events (one per row, created/updated/unchanged alike)."""
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+
+import orjson
+import sqlalchemy as sa
+
+from shared.bundle.validate import Candidate
+from shared.entities import BY_NAME, Entity
+from shared.ids import uuid7
+
+STAGE = "import_stage"
+# Never compared nor overwritten on update: the row keeps its identity and creation time, and
+# updated_at belongs to the database (trigger), so re-importing a bundle changes nothing.
+FIXED_COLUMNS = ("id", "organization_id", "public_id", "created_at", "updated_at")
+
+
+def _q(name: str) -> str:
+    return '"' + name + '"'
+
+
+def columns(entity: Entity) -> list[str]:
+    return [c.name for c in entity.table.columns]
+
+
+@cache
+def upsert_sql(entity_name: str) -> str:
+    entity = BY_NAME[entity_name]
+    cols = columns(entity)
+    col_list = ", ".join(_q(c) for c in cols)
+    changing = [c for c in cols if c not in FIXED_COLUMNS]
+    table = f"crm.{entity.plural}"
+    return f"""
+WITH up AS (
+    INSERT INTO {table} AS t ({col_list})
+    SELECT {col_list} FROM {STAGE} ORDER BY public_id
+    ON CONFLICT (organization_id, public_id) DO UPDATE
+    SET {", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in changing)}
+    WHERE ({", ".join(f"t.{_q(c)}" for c in changing)})
+          IS DISTINCT FROM ({", ".join(f"EXCLUDED.{_q(c)}" for c in changing)})
+    RETURNING t.id, t.public_id, (t.xmax = 0) AS inserted
+), ev AS (
+    INSERT INTO crm.change_events
+        (id, organization_id, record_type, record_id, public_id, event_type, changes, actor,
+         job_id, occurred_at)
+    SELECT gen_random_uuid(), :org, :record_type, coalesce(up.id, cur.id), s.public_id,
+           'imported',
+           jsonb_build_object('outcome', CASE WHEN up.id IS NULL THEN 'unchanged'
+                                              WHEN up.inserted THEN 'created'
+                                              ELSE 'updated' END),
+           :actor, :job, now()
+    FROM {STAGE} s
+    LEFT JOIN up ON up.public_id = s.public_id
+    LEFT JOIN {table} cur ON cur.organization_id = :org AND cur.public_id = s.public_id
+    WHERE coalesce(up.id, cur.id) IS NOT NULL
+)
+SELECT count(*) FILTER (WHERE inserted) AS created,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+FROM up
+"""
+
+
+def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
+    cols = columns(entity)
+    now = datetime.now(UTC)
+    for cand in rows:
+        values = dict(cand.values)
+        values["id"] = uuid7()
+        values["organization_id"] = organization_id
+        values["public_id"] = cand.public_id
+        values["custom_fields"] = orjson.dumps(values["custom_fields"]).decode()
+        values["created_at"] = values.get("created_at") or now
+        values["updated_at"] = values.get("updated_at") or now
+        yield tuple(values.get(c) for c in cols)
+
+
+def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
+               job_id: uuid.UUID, actor: str, rows: list[Candidate]) -> tuple[int, int, int]:
+    """Upsert the rows and append their events; returns (created, updated, unchanged).
+
+    Each candidate's `values` must already hold the resolved reference columns."""
+    raw = conn.connection.driver_connection
+    cols = columns(entity)
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE {STAGE} (LIKE crm.{entity.plural}) ON COMMIT DROP")
+        with cur.copy(f"COPY {STAGE} ({', '.join(_q(c) for c in cols)}) FROM STDIN") as copy:
+            for values in _tuples(entity, organization_id, rows):
+                copy.write_row(values)
+    created, updated = conn.execute(sa.text(upsert_sql(entity.name)), {
+        "org": organization_id, "record_type": entity.name, "actor": actor, "job": job_id,
+    }).one()
+    conn.execute(sa.text(f"DROP TABLE {STAGE}"))
+    return created, updated, len(rows) - created - updated

@@ -1,0 +1,50 @@
+"""The stale-job sweeper (beat every 30 s): re-enqueue jobs nobody is working on.
+
+A job is stale when it is queued or running, no process holds its lock, and its row has not
+moved for `stale_seconds` (every import batch touches it). That covers an enqueue lost while
+Redis was down, a worker killed with its messages unacknowledged, and a crash between a commit
+and the enqueue that should have followed it. The run task then resumes from the checkpoint;
+past Settings.max_job_attempts a resumed job fails with `worker_lost`.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+from shared import db
+from shared.models import jobs
+from shared.services.job_runs import is_locked
+
+log = logging.getLogger("drippulse.jobs")
+
+RUN_TASKS = {"import": "drippulse.import.run", "export": "drippulse.export.run"}
+
+
+def run_task_args(kind: str, job_id: str, *, stalled: bool) -> list:
+    # the import task takes a `stalled` flag (a resume counts as an attempt); export takes the id
+    return [job_id, stalled] if kind == "import" else [job_id]
+
+
+def sweep_stale_jobs(enqueue: Callable[[str, list], None], stale_seconds: int) -> dict[str, int]:
+    stale = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_seconds)
+    active = jobs.c.status.in_(("queued", "running"))
+    with db.transaction() as conn:
+        candidates = conn.execute(sa.select(jobs.c.id, jobs.c.kind, jobs.c.status)
+                                  .where(active, jobs.c.updated_at <= stale)).all()
+    swept = 0
+    for job in candidates:
+        if is_locked(job.id):
+            continue
+        with db.transaction() as conn:  # touch the row: one re-enqueue per stale period
+            touched = conn.execute(jobs.update().where(jobs.c.id == job.id, active,
+                                                       jobs.c.updated_at <= stale)
+                                   .values(updated_at=sa.func.now())).rowcount
+        if not touched:
+            continue
+        log.warning("re-enqueueing stale %s job %s (%s)", job.kind, job.id, job.status)
+        enqueue(RUN_TASKS[job.kind],
+                run_task_args(job.kind, str(job.id), stalled=job.status == "running"))
+        swept += 1
+    return {"checked": len(candidates), "requeued": swept}

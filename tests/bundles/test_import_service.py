@@ -1,0 +1,172 @@
+"""The import services in-process, with a local queue instead of Celery: exactly-once batches,
+cancellation, retry, duplicates across batches, deferred parents, minted public_ids."""
+from __future__ import annotations
+
+import io
+import uuid
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from shared import db
+from shared.bundle import runner
+from shared.bundle.apply import apply_batch
+from shared.bundle.tables import import_batches
+from shared.bundle.upload import submit_import
+from shared.services import jobs as job_service
+from tests.bundles.helpers import bundle, rows, scalar
+from tests.conftest import replace_settings
+
+
+class LocalQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list]] = []
+
+    def __call__(self, name: str, args: list) -> None:
+        self.messages.append((name, args))
+
+    def batches(self) -> list[int]:
+        return [args[1] for name, args in self.messages if name == runner.BATCH_TASK]
+
+    def drain(self) -> None:
+        while self.messages:
+            name, args = self.messages.pop(0)
+            if name == runner.BATCH_TASK:
+                runner.run_batch(args[1], self)
+
+
+@pytest.fixture
+def small_batches(fresh_settings):
+    return replace_settings(fresh_settings, batch_size=2)
+
+
+def _submit(org, body: dict, queue: LocalQueue, *, dry_run: bool = False) -> uuid.UUID:
+    job, created = submit_import(uuid.UUID(org["organization_id"]), "test",
+                                 io.BytesIO(orjson.dumps(body)), limit=10**7, dry_run=dry_run,
+                                 idempotency_key=None, expect_gzip=False, enqueue=queue)
+    assert created
+    queue.messages.clear()  # the run message: the test drives the job itself
+    return job.id
+
+
+def _job(org, job_id):
+    return job_service.job_json(job_service.get_job(uuid.UUID(org["organization_id"]), job_id))
+
+
+def _accounts(n: int, prefix: str = "acct_s") -> list[dict]:
+    return [{"public_id": f"{prefix}{i}", "name": f"Account {i}"} for i in range(n)]
+
+
+def test_a_batch_delivered_twice_applies_once(org, small_batches):
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=_accounts(5)), queue)
+    assert runner.run_job(job_id, queue) == "running"
+    first = queue.batches()[0]
+    assert apply_batch(first).status == "applied"
+    assert apply_batch(first).status == "done"  # the second delivery is a no-op
+    queue.drain()
+    runner.run_batch(first, queue)  # and once more after the job ended
+    job = _job(org, job_id)
+    assert job["status"] == "succeeded"
+    assert job["progress"]["accounts"] == {"total": 5, "processed": 5, "created": 5,
+                                           "updated": 0, "unchanged": 0, "failed": 0}
+    assert scalar(org, "SELECT count(*) FROM crm.change_events WHERE organization_id = :org") == 5
+    assert len(rows(org, "accounts")) == 5
+
+
+def test_a_locked_batch_is_busy_not_lost(org, small_batches):
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=_accounts(3)), queue)
+    runner.run_job(job_id, queue)
+    batch_id = queue.batches()[0]
+    with db.transaction() as conn:  # another worker holds the batch
+        conn.execute(sa.select(import_batches).where(import_batches.c.id == batch_id)
+                     .with_for_update())
+        with pytest.raises(runner.BatchBusy):
+            runner.run_batch(batch_id, queue)
+    queue.drain()
+    assert _job(org, job_id)["status"] == "succeeded"
+
+
+def test_cancel_stops_at_the_next_batch(client, org, small_batches):
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=_accounts(6)), queue)
+    runner.run_job(job_id, queue)
+    name, args = queue.messages.pop(0)
+    runner.run_batch(args[1], queue)
+    resp = client.post(f"/api/v1/crm/jobs/{job_id}/cancel", headers=org["headers"])
+    assert resp.status_code == 202 and resp.json["status"] == "running"
+    queue.drain()
+    job = _job(org, job_id)
+    assert job["status"] == "cancelled" and job["finished_at"]
+    assert job["progress"]["accounts"]["processed"] == 2
+    assert len(rows(org, "accounts")) == 2
+    again = client.post(f"/api/v1/crm/jobs/{job_id}/cancel", headers=org["headers"])
+    assert again.status_code == 409
+
+
+def test_cancel_of_a_queued_job_is_immediate(client, org):
+    job_id = _submit(org, bundle(accounts=_accounts(1)), LocalQueue())
+    resp = client.post(f"/api/v1/crm/jobs/{job_id}/cancel", headers=org["headers"])
+    assert resp.status_code == 200 and resp.json["status"] == "cancelled"
+    assert runner.run_job(job_id, LocalQueue()) == "finished"
+
+
+def test_retry_resumes_a_failed_job_from_its_checkpoint(client, org, small_batches):
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=_accounts(6)), queue)
+    runner.run_job(job_id, queue)
+    runner.run_batch(queue.messages.pop(0)[1][1], queue)
+    runner.fail_job(job_id, "batch_failed", "simulated")
+    queue.messages.clear()
+    assert client.post(f"/api/v1/crm/jobs/{job_id}/retry",
+                       headers=org["headers"]).status_code == 202
+    assert runner.run_job(job_id, queue) == "running"
+    queue.drain()
+    job = _job(org, job_id)
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert job["progress"]["accounts"]["created"] == 6
+    assert scalar(org, "SELECT count(*) FROM crm.change_events WHERE organization_id = :org") == 6
+    resp = client.post(f"/api/v1/crm/jobs/{job_id}/retry", headers=org["headers"])
+    assert resp.status_code == 409
+
+
+def test_duplicates_across_batches_and_parents_in_later_batches(org, small_batches):
+    accounts = [
+        {"public_id": "acct_kid", "name": "Kid", "parent_account_public_id": "acct_mom"},
+        {"public_id": "acct_orphan", "name": "Orphan", "parent_account_public_id": "acct_none"},
+        {"public_id": "acct_dup", "name": "First"},
+        {"public_id": "acct_mom", "name": "Mom"},
+        {"public_id": "acct_dup", "name": "Second"},
+    ]
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=accounts), queue)
+    runner.run_job(job_id, queue)
+    # apply the batches in reverse order, as parallel workers may
+    for batch_id in sorted(queue.batches(), reverse=True):
+        runner.run_batch(batch_id, queue)
+    queue.drain()
+    job = _job(org, job_id)
+    assert job["status"] == "completed_with_errors"
+    stored = {r["public_id"]: r for r in rows(org, "accounts")}
+    assert set(stored) == {"acct_kid", "acct_orphan", "acct_dup", "acct_mom"}
+    assert stored["acct_kid"]["parent_account_id"] == stored["acct_mom"]["id"]
+    assert stored["acct_orphan"]["parent_account_id"] is None
+    errors = job_service.list_errors(uuid.UUID(org["organization_id"]), str(job_id))[0]
+    assert {(e["index"], e["code"]) for e in errors} == {(1, "unresolved_reference"),
+                                                         (2, "duplicate")}
+    assert job["progress"]["accounts"]["failed"] == 1
+
+
+def test_rows_without_public_id_get_a_stable_one(org, small_batches):
+    body = bundle(leads=[{"external_system": "hub", "external_id": "7", "last_name": "A"},
+                         {"last_name": "No ids"}])
+    for expected in ("created", "unchanged"):
+        queue = LocalQueue()
+        job_id = _submit(org, body, queue)
+        runner.run_job(job_id, queue)
+        queue.drain()
+        assert _job(org, job_id)["progress"]["leads"][expected] == 2
+    public_ids = [r["public_id"] for r in rows(org, "leads")]
+    assert len(public_ids) == 2 and all(p.startswith("lead_imp") for p in public_ids)
