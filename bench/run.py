@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from bench import baseline, processes
 from bench.generate import write_bundle
 from shared import config, migrate
-from shared.db import normalize_url
+from shared.db import dispose_engines, normalize_url
+from shared.services import organizations
 
 
 def _conninfo(url: str) -> str:
@@ -49,10 +50,6 @@ def _drop_database(url: str) -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
-def _create_org(env: dict[str, str], name: str) -> dict:
-    out = subprocess.run(["python", "-m", "drippulse", "org", "create", name], env=env,
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
@@ -122,7 +119,8 @@ def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
                    DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
                    SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
         config.set_settings(config.load(env))
-        anchor_org, import_org = _create_org(env, "anchor"), _create_org(env, "import")
+        anchor_org = organizations.create_organization("bench anchor")
+        import_org = organizations.create_organization("bench import")
 
         bundle = work / "bundle.json"
         t0 = time.perf_counter()
@@ -208,6 +206,7 @@ def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
     finally:
         for child in children:
             child.stop()
+        dispose_engines()
         _drop_database(db_url)
         shutil.rmtree(work, ignore_errors=True)
 
