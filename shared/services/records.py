@@ -189,16 +189,19 @@ def list_records(entity: Entity, org: uuid.UUID, params: Mapping[str, str], limi
     t = entity.table
     include_deleted = record_filters.parse_bool("include_deleted",
                                                 params.get("include_deleted"))
-    query = record_select(entity, org).where(*record_filters.conditions(entity, org, params))
+    inner = sa.select(t).where(t.c.organization_id == org,
+                               *record_filters.conditions(entity, org, params))
     if not include_deleted:
-        query = query.where(t.c.deleted_at.is_(None))
+        inner = inner.where(t.c.deleted_at.is_(None))
     cursor = decode_cursor(params.get("cursor"), ("id",))
     if cursor is not None:
         after = parse_uuid(cursor["id"])
         if after is None:
             raise bad_cursor()
-        query = query.where(t.c.id > after)
-    query = query.order_by(t.c.id).limit(limit + 1)
+        inner = inner.where(t.c.id > after)
+    # Page first, join the references to that page only.
+    page_rows = inner.order_by(t.c.id).limit(limit + 1).subquery("page")
+    query = record_select(entity, org, page_rows).order_by(page_rows.c.id)
     with db.tenant_transaction(org) as conn:
         rows = [r._mapping for r in conn.execute(query)]
     rows, next_cursor = page(rows, limit, lambda r: {"id": str(r["id"])})
