@@ -83,7 +83,7 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
             .returning(t.c.id)
         ).scalar_one_or_none()
         if inserted is None:
-            raise Conflict(f"An {entity.name} with public_id {public_id} already exists",
+            raise Conflict(f"public_id {public_id} is already used by another {entity.name}",
                            {"public_id": [f"{public_id} is taken"]}, code="duplicate_public_id")
         if entity.name == "opportunity" and position is not None:
             stages.lock_board(conn, org)
