@@ -7,10 +7,15 @@ from flask import request
 
 from shared.errors import BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
 
+# A record is small (the largest field, an activity body, is 1M characters); anything far
+# bigger is refused before it is read into memory. Bundles go through the import route.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
 
 def json_body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("Send the body as application/json")
+    request.max_content_length = MAX_BODY_BYTES
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # absurdly deep nesting; json's own limit, not ours

@@ -11,7 +11,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from shared.entities import COMMON_FIELDS, Entity
+from shared.entities import COMMON_FIELDS, RECORD_TYPES, Entity
 from shared.errors import ValidationFailed
 from shared.fields import FieldError, Kind
 
@@ -79,9 +79,9 @@ def _build_schema(entity: Entity, partial: bool) -> ma.Schema:
     declared: dict[str, ma.fields.Field] = {}
     for f in (*COMMON_FIELDS, *entity.fields):
         # A field with a default is NOT NULL in the table: null is refused, missing means default.
-        nullable = not f.required and f.default is None and f.name != "custom_fields"
+        # (custom_fields: null means {}, see records.py)
+        nullable = not f.required and f.default is None
         declared[f.name] = _field(f.kind, required=f.required and not partial, nullable=nullable)
-    declared["custom_fields"] = KindField(COMMON_FIELDS[2].kind.convert, allow_none=True)
     for key in reference_keys(entity):
         declared[key] = KindField(_convert_ref, allow_none=True)
     if entity.name == "activity":
@@ -96,8 +96,6 @@ def _build_schema(entity: Entity, partial: bool) -> ma.Schema:
 
 
 def _record_type(value: Any) -> str:
-    from shared.entities import RECORD_TYPES
-
     if value not in RECORD_TYPES or not isinstance(value, str):
         raise FieldError("must be one of: " + ", ".join(RECORD_TYPES))
     return value

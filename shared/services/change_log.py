@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared import db
-from shared.entities import BY_NAME
+from shared.entities import BY_NAME, ENTITIES
 from shared.errors import ValidationFailed
 from shared.ids import parse_uuid, uuid7
 from shared.models import change_events as ce
@@ -87,7 +87,17 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
     record_id = params.get("record_id")
     if record_id:
         as_uuid = parse_uuid(record_id)
-        query = query.where(ce.c.record_id == as_uuid if as_uuid else ce.c.public_id == record_id)
+        if as_uuid is not None:
+            query = query.where(ce.c.record_id == as_uuid)
+        else:
+            # public_id -> uuid through the records' unique (organization_id, public_id) indexes,
+            # so the events are found through their (organization_id, record_id) index.
+            tables = [BY_NAME[record_type].table] if record_type else [
+                e.table for e in ENTITIES]
+            ids = sa.union_all(*(sa.select(t.c.id).where(
+                t.c.organization_id == organization_id, t.c.public_id == record_id)
+                for t in tables))
+            query = query.where(ce.c.record_id.in_(ids))
     cursor = decode_cursor(params.get("cursor"), ("t", "id"))
     if cursor is not None:
         try:

@@ -17,7 +17,7 @@ from shared.pagination import bad_cursor, decode_cursor, page
 from shared.serializers import api_row, json_value
 from shared.services.organizations import DEFAULT_STAGES
 from shared.services.organizations import create_pipeline as _insert_pipeline
-from shared.services.record_query import record_select
+from shared.services.record_query import record_from
 from shared.services.stages import find_pipeline
 
 KINDS = ("open", "won", "lost")
@@ -207,8 +207,8 @@ def _cards(conn: sa.Connection, org: uuid.UUID, stage_ids: list[uuid.UUID], limi
     """Up to limit+1 cards of each column in ONE query (a LATERAL subquery per stage)."""
     o = OPPORTUNITY.table
     col = stages.alias("col")
-    query = record_select(OPPORTUNITY, org).where(
-        o.c.pipeline_stage_id == col.c.id, o.c.deleted_at.is_(None))
+    query = sa.select(o).where(o.c.organization_id == org, o.c.pipeline_stage_id == col.c.id,
+                               o.c.deleted_at.is_(None))
     cursor = decode_cursor(raw_cursor, ("p", "id"))
     if cursor is not None:
         after_id, after_p = parse_uuid(cursor["id"]), cursor["p"]
@@ -223,9 +223,11 @@ def _cards(conn: sa.Connection, org: uuid.UUID, stage_ids: list[uuid.UUID], limi
                 o.c.stage_position.is_(None)))
     cards = query.order_by(o.c.stage_position.asc().nulls_last(), o.c.id) \
         .limit(limit + 1).lateral("cards")
+    # The references are joined to each column's page of cards, not to the whole column.
+    from_, columns = record_from(OPPORTUNITY, cards, start=col.join(cards, sa.true()))
     rows = conn.execute(
-        sa.select(col.c.id.label("column_id"), cards)
-        .select_from(col.join(cards, sa.true()))
+        sa.select(col.c.id.label("column_id"), *columns)
+        .select_from(from_)
         .where(col.c.organization_id == org, col.c.id.in_(stage_ids))
         .order_by(col.c.id, cards.c.stage_position.asc().nulls_last(), cards.c.id)
     )

@@ -69,6 +69,19 @@ def _equals(field: str) -> Builder:
     return lambda entity, org, value: entity.table.c[field] == value
 
 
+def _field_equals(field: str) -> Builder:
+    """Equality on an entity field, the value checked by the field's own converter
+    (`status=bogus` on opportunities is a 422, not an empty page)."""
+    def build(entity: Entity, org: uuid.UUID, value: str) -> sa.ColumnElement[bool]:
+        kind = next(f.kind for f in entity.fields if f.name == field)
+        try:
+            converted = kind.convert(value)
+        except FieldError as exc:
+            raise _fail(field, str(exc)) from None
+        return entity.table.c[field] == converted
+    return build
+
+
 def _email(entity: Entity, org: uuid.UUID, value: str) -> sa.ColumnElement[bool]:
     return sa.func.lower(entity.table.c.email) == value.strip().lower()
 
@@ -106,7 +119,7 @@ def builders(entity: Entity) -> dict[str, Builder]:
         found["email"] = _email
     for field in EQUALITY:
         if field in entity.field_names:
-            found[field] = _equals(field)
+            found[field] = _field_equals(field)
     if entity.name == "opportunity":
         found["pipeline_id"] = _uuid_or_public("pipeline_id", pipelines, "pipeline_id")
         found["pipeline_stage_id"] = _uuid_or_public("pipeline_stage_id", stages,

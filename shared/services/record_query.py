@@ -12,11 +12,24 @@ import sqlalchemy as sa
 from shared.entities import BY_NAME, RECORD_TYPES, Entity, stages
 
 
-def record_select(entity: Entity, organization_id: uuid.UUID) -> sa.Select:
-    """SELECT the entity's columns + `<ref>_public_id` (+ `pipeline_stage_name`), scoped to one org."""
-    t = entity.table
+def record_select(entity: Entity, organization_id: uuid.UUID,
+                  base: sa.FromClause | None = None) -> sa.Select:
+    """SELECT the entity's columns + `<ref>_public_id` (+ `pipeline_stage_name`), scoped to one org.
+
+    `base` is the entity's table or a subquery of its rows (e.g. one page: filter, order and
+    LIMIT first, join the references after, so the joins only ever touch that page even when
+    the planner's statistics are stale right after a bulk import)."""
+    base = entity.table if base is None else base
+    from_, columns = record_from(entity, base)
+    return sa.select(*columns).select_from(from_).where(base.c.organization_id == organization_id)
+
+
+def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None = None
+                ) -> tuple[sa.FromClause, list]:
+    """The FROM clause (`start`, default `base`, outer-joined to each reference) and columns."""
+    t = base
     columns: list = list(t.c)
-    from_ = t
+    from_ = base if start is None else start
     for ref in entity.references:
         if ref.target == "*":
             # Polymorphic (activity.record): one outer join per record type, the matching one wins.
@@ -42,7 +55,7 @@ def record_select(entity: Entity, organization_id: uuid.UUID) -> sa.Select:
         from_ = from_.outerjoin(stage, sa.and_(
             stage.c.organization_id == t.c.organization_id, stage.c.id == t.c.pipeline_stage_id))
         columns.append(stage.c.name.label("pipeline_stage_name"))
-    return sa.select(*columns).select_from(from_).where(t.c.organization_id == organization_id)
+    return from_, columns
 
 
 def id_condition(table: sa.Table, record_id: str | uuid.UUID) -> sa.ColumnElement[bool]:

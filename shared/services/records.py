@@ -83,7 +83,7 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
             .returning(t.c.id)
         ).scalar_one_or_none()
         if inserted is None:
-            raise Conflict(f"An {entity.name} with public_id {public_id} already exists",
+            raise Conflict(f"public_id {public_id} is already used by another {entity.name}",
                            {"public_id": [f"{public_id} is taken"]}, code="duplicate_public_id")
         if entity.name == "opportunity" and position is not None:
             stages.lock_board(conn, org)
@@ -189,16 +189,19 @@ def list_records(entity: Entity, org: uuid.UUID, params: Mapping[str, str], limi
     t = entity.table
     include_deleted = record_filters.parse_bool("include_deleted",
                                                 params.get("include_deleted"))
-    query = record_select(entity, org).where(*record_filters.conditions(entity, org, params))
+    inner = sa.select(t).where(t.c.organization_id == org,
+                               *record_filters.conditions(entity, org, params))
     if not include_deleted:
-        query = query.where(t.c.deleted_at.is_(None))
+        inner = inner.where(t.c.deleted_at.is_(None))
     cursor = decode_cursor(params.get("cursor"), ("id",))
     if cursor is not None:
         after = parse_uuid(cursor["id"])
         if after is None:
             raise bad_cursor()
-        query = query.where(t.c.id > after)
-    query = query.order_by(t.c.id).limit(limit + 1)
+        inner = inner.where(t.c.id > after)
+    # Page first, join the references to that page only.
+    page_rows = inner.order_by(t.c.id).limit(limit + 1).subquery("page")
+    query = record_select(entity, org, page_rows).order_by(page_rows.c.id)
     with db.tenant_transaction(org) as conn:
         rows = [r._mapping for r in conn.execute(query)]
     rows, next_cursor = page(rows, limit, lambda r: {"id": str(r["id"])})

@@ -19,6 +19,8 @@ def test_nul_bytes_and_out_of_range_values_are_refused(api):
         (api.client.post("/api/v1/crm/leads", headers=api.headers,
                          data="[" * 5000 + "]" * 5000, content_type="application/json"), 400),
         (api.client.post("/api/v1/crm/leads", headers=api.headers, data="x=1"), 415),
+        (api.client.post("/api/v1/crm/leads", headers=api.headers, content_type="application/json",
+                         data=b'{"title": "' + b"x" * (17 * 1024 * 1024) + b'"}'), 413),
     ]
     for resp, status in cases:
         assert resp.status_code == status, resp.json

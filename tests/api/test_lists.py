@@ -24,6 +24,8 @@ def test_bad_limit_cursor_and_unknown_filters_are_422(api):
         resp = api.get("/contacts", **params)
         assert resp.status_code == 422, (params, resp.json)
         assert resp.json["error"]["code"] == "validation_failed"
+    assert api.get("/opportunities", status="pending").status_code == 422
+    assert api.get("/activities", type="fax").status_code == 422
     assert "colour" in api.get("/contacts", colour="x").json["error"]["details"]
 
 

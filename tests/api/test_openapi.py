@@ -43,3 +43,16 @@ def test_openapi_describes_entities_from_their_definition(client):
             if method == "parameters":
                 continue
             assert "200" in op["responses"] or "201" in op["responses"], (method, path)
+
+
+def test_openapi_documents_no_route_that_does_not_exist(app):
+    from shared.openapi import build_spec
+
+    registered = {}
+    for rule in app.url_map.iter_rules():
+        methods = {m.lower() for m in rule.methods - {"HEAD", "OPTIONS"}}
+        registered.setdefault(_shape(openapi_path(rule.rule)), set()).update(methods)
+    for path, item in build_spec()["paths"].items():
+        assert _shape(path) in registered, f"{path} is documented but not routed"
+        documented = set(item) - {"parameters"}
+        assert documented <= registered[_shape(path)], (path, documented)

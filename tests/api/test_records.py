@@ -49,6 +49,7 @@ def test_crud_round_trip(api, entity):
     assert [e["event_type"] for e in events] == ["deleted", "updated", "created"]
     assert events[1]["changes"]["external_id"] == [None, "42"]
     assert events[0]["actor"].startswith("api_key:")
+    assert api.walk("/change_events", record_id=created["public_id"]) == events
 
 
 def test_wire_formats(api):
@@ -140,3 +141,16 @@ def test_soft_delete_leaves_children(api):
     api.delete(f"/accounts/{acct['public_id']}")
     got = api.get(f"/contacts/{contact['id']}").json
     assert got["account_id"] == acct["id"] and got["account_public_id"] == acct["public_id"]
+
+
+def test_change_events_paginate_newest_first_and_validate(api):
+    lead = api.create("leads", {"last_name": "v0"})
+    for i in range(1, 6):
+        api.patch(f"/leads/{lead['id']}", {"last_name": f"v{i}"})
+    events = api.walk("/change_events", record_id=lead["id"], limit=2)
+    assert [e["changes"]["last_name"][1] for e in events] == [f"v{i}" for i in range(5, -1, -1)]
+    assert [e["event_type"] for e in api.walk("/change_events", event_type="created")] == [
+        "created"]
+    for params in ({"record_type": "pony"}, {"event_type": "x"}, {"colour": "red"},
+                   {"cursor": "abc"}, {"limit": "-1"}):
+        assert api.get("/change_events", **params).status_code == 422, params
