@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import openapi_jobs
 from shared.entities import COMMON_FIELDS, ENTITIES, Entity
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.schemas import PUBLIC_ID_RE
@@ -213,6 +214,8 @@ def build_spec() -> dict[str, Any]:
         schemas |= record_schemas(entity)
         paths |= record_paths(entity)
     paths |= other_paths()
+    paths |= openapi_jobs.paths()
+    schemas |= openapi_jobs.schemas()
     return {
         "openapi": "3.0.3",
         "info": {"title": "DripPulse CRM API", "version": "1"},

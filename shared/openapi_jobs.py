@@ -1,0 +1,132 @@
+"""OpenAPI paths of the bundle and job endpoints (DESIGN.md sections 4 to 6)."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.entities import ENTITIES
+
+PREFIX = "/api/v1/crm"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(*statuses: str) -> dict:
+    return {s: {"description": "Error", "content": {"application/json": {"schema": _ref("Error")}}}
+            for s in ("401", *statuses)}
+
+
+def _query(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+COUNTS = {"type": "object", "properties": {
+    k: {"type": "integer"} for k in ("total", "processed", "created", "updated", "unchanged",
+                                     "failed")}}
+
+JOB = {"type": "object", "properties": {
+    "id": {"type": "string", "format": "uuid"},
+    "kind": {"type": "string", "enum": ["import", "export"]},
+    "status": {"type": "string", "enum": ["queued", "running", "succeeded",
+                                          "completed_with_errors", "failed", "cancelled"]},
+    "progress": {"type": "object", "properties": {e.plural: COUNTS for e in ENTITIES}},
+    "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+    "error_count": {"type": "integer"},
+    "error": {"type": "object", "nullable": True},
+    "dry_run": {"type": "boolean"},
+    "attempts": {"type": "integer"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "started_at": {"type": "string", "format": "date-time", "nullable": True},
+    "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+    "links": {"type": "object", "properties": {
+        "self": {"type": "string"}, "errors": {"type": "string"},
+        "download": {"type": "string", "nullable": True}}},
+}}
+
+JOB_ERROR = {"type": "object", "properties": {
+    "entity": {"type": "string"}, "index": {"type": "integer", "nullable": True},
+    "public_id": {"type": "string", "nullable": True}, "field": {"type": "string", "nullable": True},
+    "code": {"type": "string"}, "message": {"type": "string"}}}
+
+BUNDLE = {"type": "object", "description": "Bundle version 1 (any subset of the arrays)",
+          "properties": {"version": {"type": "integer", "enum": [1]},
+                         "exported_at": {"type": "string", "format": "date-time"},
+                         "organization_id": {"type": "string", "format": "uuid"},
+                         **{e.plural: {"type": "array", "items": {"type": "object"}}
+                            for e in ENTITIES}}}
+
+
+def _job_response(status: str) -> dict:
+    return {status: {"description": "The job", "content": {"application/json": {
+        "schema": _ref("Job")}}}}
+
+
+def schemas() -> dict[str, Any]:
+    return {"Job": JOB, "JobError": JOB_ERROR, "Bundle": BUNDLE}
+
+
+def paths() -> dict[str, Any]:
+    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    paging = [_query("limit", "page size", {"type": "integer", "minimum": 1}),
+              _query("cursor", "the `next` value of the previous page")]
+    return {
+        f"{PREFIX}/export": {"get": {
+            "tags": ["bundles"], "summary": "The organization's whole bundle, streamed",
+            "parameters": [_query("include_deleted", "false leaves soft-deleted rows out",
+                                  {"type": "boolean", "default": True})],
+            "responses": {"200": {"description": "Bundle", "content": {"application/json": {
+                "schema": _ref("Bundle")}}}, **_error("422")}}},
+        f"{PREFIX}/import": {"post": {
+            "tags": ["bundles"], "summary": "Upload a bundle; a worker imports it",
+            "parameters": [
+                _query("dry_run", "validate everything, write nothing", {"type": "boolean"}),
+                {"name": "Idempotency-Key", "in": "header", "required": False,
+                 "schema": {"type": "string"},
+                 "description": "same key and body → same job; other body → 422"}],
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("Bundle")},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    "file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {**_job_response("202"), **_job_response("200"),
+                          **_error("400", "413", "415", "422")}}},
+        f"{PREFIX}/exports": {"post": {
+            "tags": ["bundles"], "summary": "Start an export job (file in storage)",
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"gzip": {"type": "boolean"},
+                                                 "include_deleted": {"type": "boolean"}}}}}},
+            "responses": {**_job_response("202"), **_error("422")}}},
+        f"{PREFIX}/jobs": {"get": {
+            "tags": ["jobs"], "summary": "Jobs, newest first",
+            "parameters": [*paging, _query("kind", "import or export"),
+                           _query("status", "one of the job statuses")],
+            "responses": {"200": {"description": "Page of jobs", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {
+                    "items": {"type": "array", "items": _ref("Job")},
+                    "next": {"type": "string", "nullable": True}}}}}}, **_error("422")}}},
+        f"{PREFIX}/jobs/{{job_id}}": {"parameters": [job_id], "get": {
+            "tags": ["jobs"], "summary": "One job: status, progress per entity, links",
+            "responses": {**_job_response("200"), **_error("404")}}},
+        f"{PREFIX}/jobs/{{job_id}}/errors": {"parameters": [job_id], "get": {
+            "tags": ["jobs"], "summary": "Row errors (entity, index, public_id, field, message)",
+            "parameters": paging,
+            "responses": {"200": {"description": "Page of errors", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "items": {"type": "array", "items": _ref("JobError")},
+                    "next": {"type": "string", "nullable": True}}}}}}, **_error("404", "422")}}},
+        f"{PREFIX}/jobs/{{job_id}}/cancel": {"parameters": [job_id], "post": {
+            "tags": ["jobs"], "summary": "Cancel (queued: at once, 200; running: at the next batch, 202)",
+            "responses": {**_job_response("200"), **_job_response("202"),
+                          **_error("404", "409")}}},
+        f"{PREFIX}/jobs/{{job_id}}/retry": {"parameters": [job_id], "post": {
+            "tags": ["jobs"], "summary": "Queue a failed job again; it resumes from its checkpoint",
+            "responses": {**_job_response("202"), **_error("404", "409")}}},
+        f"{PREFIX}/jobs/{{job_id}}/download": {"parameters": [job_id], "get": {
+            "tags": ["jobs"], "summary": "The export file (Content-Length, Content-Disposition)",
+            "responses": {"200": {"description": "File", "content": {
+                "application/json": {}, "application/gzip": {}}}, **_error("404", "409", "410")}}},
+        "/api/v1/me": {"get": {
+            "tags": ["meta"], "summary": "The organization and actor the token resolves to",
+            "responses": {"200": {"description": "Who am I"}, **_error()}}},
+    }
