@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 API_READY_TIMEOUT = 120.0  # seconds; importing the app on a loaded machine can be slow
 STOP_TIMEOUT = 30.0  # how long a worker may take to finish its task batch on Ctrl-C
 SERVICES_EVERY = 10.0  # seconds between checks that the embedded servers still answer
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -33,7 +34,11 @@ class _Owned:
 def child_env(settings: Settings) -> dict[str, str]:
     """Environment for children: the resolved services, so they never start their own."""
     env = dict(os.environ)
+    # Workers run in the data directory, so a checkout that is not pip-installed must
+    # still be importable there.
+    path = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update({
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys(path)),
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
         "DRIPPULSE_DATA_DIR": str(settings.data_dir),
