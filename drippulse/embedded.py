@@ -97,7 +97,9 @@ def ensure_services(settings: Settings) -> Settings:
 
 def stop_services(data_dir: Path, postgres: bool = True, redis: bool = True) -> list[str]:
     """Stop the embedded servers running for `data_dir`; returns the names stopped."""
-    stopped = []
+    stopped: list[str] = []
+    if not data_dir.exists():  # nothing ever ran here; do not create the directory
+        return stopped
     with services_lock(data_dir):
         if redis and EmbeddedRedis(data_dir).stop():
             stopped.append("redis")
@@ -105,12 +107,3 @@ def stop_services(data_dir: Path, postgres: bool = True, redis: bool = True) -> 
             stopped.append("postgres")
     return stopped
 
-
-def status(data_dir: Path) -> dict[str, str | None]:
-    """URL of each embedded server that answers now, else None (no server is started)."""
-    pg_port = EmbeddedPostgres(data_dir).running_port() if (data_dir / "postgres").exists() else None
-    redis_port = EmbeddedRedis(data_dir).running_port() if (data_dir / "redis").exists() else None
-    return {
-        "database_url": embedded_pg.url(pg_port) if pg_port else None,
-        "redis_url": embedded_redis.url(redis_port) if redis_port else None,
-    }

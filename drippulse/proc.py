@@ -59,11 +59,23 @@ def ensure_traversable(path: Path) -> list[Path]:
 
 
 def pid_alive(pid: int) -> bool:
+    """True while `pid` runs. A zombie counts as gone: in a container whose PID 1 does not
+    reap orphans, a stopped daemon would otherwise look alive forever."""
     try:
         os.kill(pid, 0)
     except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
+        if exc.errno != errno.EPERM:
+            return False
+    return process_state(pid) not in ("Z", "X")
+
+
+def process_state(pid: int) -> str | None:
+    """One-letter state from /proc (R, S, Z, ...), or None where /proc is missing."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
 
 
 def process_cwd(pid: int) -> Path | None:

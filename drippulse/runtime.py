@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from drippulse import proc
@@ -18,12 +19,26 @@ log = logging.getLogger(__name__)
 
 API_READY_TIMEOUT = 120.0  # seconds; importing the app on a loaded machine can be slow
 STOP_TIMEOUT = 30.0  # how long a worker may take to finish its task batch on Ctrl-C
+SERVICES_EVERY = 10.0  # seconds between checks that the embedded servers still answer
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class _Owned:
+    """Embedded servers this `up` started (at launch or after they died): it stops those."""
+
+    postgres: bool = False
+    redis: bool = False
 
 
 def child_env(settings: Settings) -> dict[str, str]:
     """Environment for children: the resolved services, so they never start their own."""
     env = dict(os.environ)
+    # Workers run in the data directory, so a checkout that is not pip-installed must
+    # still be importable there.
+    path = [str(PROJECT_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env.update({
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys(path)),
         "DATABASE_URL": settings.database_url or "",
         "REDIS_URL": settings.redis_url or "",
         "DRIPPULSE_DATA_DIR": str(settings.data_dir),
@@ -105,13 +120,14 @@ def up(settings: Settings, port: int = 8000, workers: int = 1) -> int:
     except EmbeddedError as exc:
         print(f"drippulse up: {exc}", file=sys.stderr)
         return 1
+    owned = _Owned(started.postgres, started.redis)
     try:
-        return _run(settings, started, port, max(1, workers), signals)
+        return _run(settings, started, owned, port, max(1, workers), signals)
     finally:
-        _stop_started(started)
+        _stop_owned(started.settings.data_dir, owned)
 
 
-def _run(configured: Settings, started: Started, port: int, workers: int,
+def _run(configured: Settings, started: Started, owned: _Owned, port: int, workers: int,
          signals: _Signals) -> int:
     settings = started.settings
     set_settings(settings)
@@ -138,8 +154,13 @@ def _run(configured: Settings, started: Started, port: int, workers: int,
             supervisor.stop_all(10)
             return 1
         print(banner(configured, settings, port, workers), flush=True)
+        embedded = configured.database_url is None or configured.redis_url is None
+        next_probe = time.monotonic() + SERVICES_EVERY
         while not signals.stop.wait(0.5):
             supervisor.check()
+            if embedded and time.monotonic() >= next_probe:
+                settings = _revive(configured, settings, owned, supervisor)
+                next_probe = time.monotonic() + SERVICES_EVERY
         print("drippulse: stopping (Ctrl-C again to kill at once)", file=sys.stderr, flush=True)
         supervisor.stop_all(STOP_TIMEOUT)
     except KeyboardInterrupt:
@@ -163,13 +184,36 @@ def _wait_api(supervisor: Supervisor, port: int, signals: _Signals) -> bool:
     return False
 
 
-def _stop_started(started: Started) -> None:
-    """Stop only the embedded servers this `up` started; ones found running stay up."""
-    if not (started.postgres or started.redis):
-        return
-    data_dir: Path = started.settings.data_dir
+def _revive(configured: Settings, current: Settings, owned: _Owned,
+            supervisor: Supervisor) -> Settings:
+    """Restart an embedded server that died (crash, OOM kill, `drippulse down`)."""
     try:
-        stopped = stop_services(data_dir, postgres=started.postgres, redis=started.redis)
+        again = start_services(configured)
+    except EmbeddedError as exc:
+        log.error("embedded services are down and could not be restarted: %s", exc)
+        return current
+    if again.postgres or again.redis:
+        names = [n for n, s in (("postgres", again.postgres), ("redis", again.redis)) if s]
+        log.warning("embedded %s had stopped; restarted it", " and ".join(names))
+        owned.postgres |= again.postgres
+        owned.redis |= again.redis
+    fresh = again.settings
+    if (fresh.database_url, fresh.redis_url) != (current.database_url, current.redis_url):
+        # Its old port was taken meanwhile: children must reconnect with the new URLs.
+        log.warning("embedded services moved to new ports; restarting the API and workers")
+        supervisor.stop_all(STOP_TIMEOUT)
+        supervisor.set_env(child_env(fresh))
+        supervisor.start_all()
+        set_settings(fresh)
+    return fresh
+
+
+def _stop_owned(data_dir: Path, owned: _Owned) -> None:
+    """Stop only the embedded servers this `up` started; ones found running stay up."""
+    if not (owned.postgres or owned.redis):
+        return
+    try:
+        stopped = stop_services(data_dir, postgres=owned.postgres, redis=owned.redis)
         log.info("stopped embedded %s", ", ".join(stopped) or "nothing")
     except EmbeddedError as exc:
         print(f"drippulse up: {exc}", file=sys.stderr)

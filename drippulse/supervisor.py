@@ -96,6 +96,11 @@ class Supervisor:
             child.popen.wait()
             child.popen = None  # reaped: its pid may be reused, never signal it again
 
+    def set_env(self, env: dict[str, str]) -> None:
+        """Environment for the next start of every child."""
+        for child in self.children:
+            child.env = env
+
     def kill_all(self) -> None:
         for child in self.children:
             child.restart_at = None

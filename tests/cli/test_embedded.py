@@ -5,6 +5,7 @@ TEST_DATABASE_URL server, and stop them before returning.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -131,11 +132,16 @@ def _cmdline(pid: int) -> str:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    """Any live (not zombie) process in the group: PID 1 may be slow to reap orphans."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+                return True
+    return False
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
@@ -177,7 +183,24 @@ def test_up_serves_shares_its_database_and_stops_everything_on_ctrl_c(scratch: P
                           if "drippulse\0worker" in _cmdline(p) and p != workers[0]],
                  timeout=60, message="drippulse up to restart the killed worker")
 
+        # An embedded server that dies is started again, and the API gets ready again.
         data_dir = scratch / ".drippulse"
+        dead_redis = _redis_pid(data_dir)
+        os.kill(dead_redis, signal.SIGKILL)
+
+        def ready_again() -> bool:
+            try:
+                ready = requests.get(f"{base}/readyz", timeout=5).status_code == 200
+            except requests.ConnectionError:
+                return False
+            try:
+                return ready and _redis_pid(data_dir) != dead_redis
+            except (OSError, ValueError, IndexError):  # pid file being rewritten
+                return False
+
+        wait_for(lambda: not proc.pid_alive(dead_redis), timeout=30, message="redis to die")
+        wait_for(ready_again, timeout=90, interval=0.5, message="embedded Redis to come back")
+
         servers = [_pg_pid(data_dir), _redis_pid(data_dir)]
         groups = _children(up.pid)
         assert len(groups) >= 2  # the API and a worker
@@ -191,6 +214,7 @@ def test_up_serves_shares_its_database_and_stops_everything_on_ctrl_c(scratch: P
     finally:
         for pgid in [up.pid, *groups]:  # a failed test must not leave processes behind
             if _group_alive(pgid):
-                os.killpg(pgid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
         up.wait(timeout=30)
         log.close()
