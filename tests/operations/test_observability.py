@@ -1,0 +1,99 @@
+"""Request ids in headers and logs, job ids in worker logs, Prometheus metrics."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+
+import sqlalchemy as sa
+
+from shared import db, logging_setup, worker_metrics
+from shared.models import jobs
+from tests.conftest import replace_settings
+
+
+def test_request_id_is_echoed_or_generated(client, org):
+    mine = client.get("/api/v1/me", headers={**org["headers"], "X-Request-ID": "abc-123"})
+    assert mine.headers["X-Request-ID"] == "abc-123"
+    generated = client.get("/api/v1/me")  # even a 401 gets one
+    assert generated.status_code == 401
+    assert len(generated.headers["X-Request-ID"]) == 32
+    hostile = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert hostile.headers["X-Request-ID"] != "bad id with spaces"
+
+
+def test_json_log_lines_carry_request_and_job_ids(client, org, settings):
+    stream = io.StringIO()
+    handler = logging_setup.make_handler(replace_settings(settings, log_json=True), stream)
+    access = logging.getLogger("drippulse.access")
+    access.addHandler(handler)
+    try:
+        client.get("/api/v1/me", headers={**org["headers"], "X-Request-ID": "req-42"})
+        with logging_setup.job_log_context("job-7", org["organization_id"]):
+            access.info("batch done")
+        access.info("outside")
+    finally:
+        access.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    request_line = next(line for line in lines if "/api/v1/me" in line["message"])
+    assert request_line["request_id"] == "req-42"
+    job_line = next(line for line in lines if line["message"] == "batch done")
+    assert job_line["job_id"] == "job-7"
+    assert job_line["organization_id"] == org["organization_id"]
+    assert "job_id" not in lines[-1]
+
+
+def _sample(text: str, prefix: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {prefix!r} in metrics")
+
+
+def test_metrics_expose_http_jobs_queues_and_worker_families(client, org, settings):
+    with db.tenant_transaction(org["organization_id"]) as conn:
+        conn.execute(jobs.insert().values(
+            id=uuid.uuid4(), organization_id=org["organization_id"], kind="import",
+            status="queued", params={}, progress={}, checkpoint={}, error_count=0, attempts=0,
+            cancel_requested=False,
+            created_at=sa.func.now() - sa.text("interval '90 seconds'"),
+            updated_at=sa.func.now()))
+    worker_metrics.observe_batch("import", "contacts", 0.3, {"created": 40, "failed": 2})
+    client.get("/api/v1/me", headers=org["headers"])
+
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.content_type.startswith("text/plain")
+    text = resp.get_data(as_text=True)
+    assert _sample(text, 'drippulse_http_requests_total{method="GET",route="/api/v1/me",'
+                         'status="200"}') >= 1
+    assert "drippulse_http_request_duration_seconds_bucket" in text
+    assert _sample(text, 'drippulse_jobs{kind="import",status="queued"}') >= 1
+    assert _sample(text, "drippulse_job_queue_lag_seconds") >= 90
+    assert 'drippulse_queue_depth{queue="imports"}' in text
+    assert _sample(text, 'drippulse_rows_processed_total{entity="contacts",kind="import",'
+                         'outcome="created"}') >= 40
+    assert _sample(text, 'drippulse_batch_duration_seconds_bucket{entity="contacts",'
+                         'kind="import",le="0.5"}') >= 1
+    assert _sample(text, 'drippulse_metrics_source_up{source="database"}') == 1
+
+
+def test_queue_depth_counts_messages_under_the_deployment_prefix(client, settings):
+    from shared.broker import redis_client
+
+    key = f"{settings.celery_queue_prefix}exports"
+    redis_client().rpush(key, b"{}", b"{}")
+    try:
+        text = client.get("/metrics").get_data(as_text=True)
+        assert _sample(text, 'drippulse_queue_depth{queue="exports"}') == 2
+    finally:
+        redis_client().delete(key)
+
+
+def test_metrics_still_answer_when_redis_is_down(client, fresh_settings):
+    replace_settings(fresh_settings, redis_url="redis://127.0.0.1:1/0")
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    text = resp.get_data(as_text=True)
+    assert _sample(text, 'drippulse_metrics_source_up{source="redis"}') == 0
