@@ -51,6 +51,8 @@ def make_celery() -> Celery:
 
 celery_app = make_celery()
 
+from worker import log_signals  # noqa: E402,F401  (task and job ids on every task log line)
+
 
 @worker_process_init.connect
 def _fresh_connections_after_fork(**_kwargs) -> None:

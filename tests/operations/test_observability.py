@@ -1,6 +1,7 @@
 """Request ids in headers and logs, job ids in worker logs, Prometheus metrics."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -25,7 +26,7 @@ def test_request_id_is_echoed_or_generated(client, org):
 
 def test_json_log_lines_carry_request_and_job_ids(client, org, settings):
     stream = io.StringIO()
-    handler = logging_setup.make_handler(replace_settings(settings, log_json=True), stream)
+    handler = logging_setup.make_handler(dataclasses.replace(settings, log_json=True), stream)
     access = logging.getLogger("drippulse.access")
     access.addHandler(handler)
     try:
@@ -97,3 +98,25 @@ def test_metrics_still_answer_when_redis_is_down(client, fresh_settings):
     assert resp.status_code == 200
     text = resp.get_data(as_text=True)
     assert _sample(text, 'drippulse_metrics_source_up{source="redis"}') == 0
+
+
+def test_job_tasks_log_with_their_job_id(settings):
+    from worker.app import celery_app
+
+    stream = io.StringIO()
+    handler = logging_setup.make_handler(dataclasses.replace(settings, log_json=True), stream)
+    log = logging.getLogger("drippulse.test_task")
+    log.addHandler(handler)
+
+    @celery_app.task(name="drippulse.import.log_probe_for_test")
+    def probe(job_id):
+        log.info("inside the task")
+
+    try:
+        probe.apply(args=["job-99"])
+    finally:
+        log.removeHandler(handler)
+        celery_app.tasks.pop("drippulse.import.log_probe_for_test", None)
+    line = json.loads(stream.getvalue().splitlines()[0])
+    assert line["job_id"] == "job-99" and line["task_id"]
+    assert (logging_setup.log_context.get() or {}).get("job_id") is None
