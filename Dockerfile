@@ -12,13 +12,8 @@ RUN useradd --create-home --uid 10001 drippulse \
     && chown drippulse /data
 
 WORKDIR /app
-# dependencies first, so code changes do not reinstall them
-COPY pyproject.toml README.md ./
-COPY api ./api
-COPY shared ./shared
-COPY worker ./worker
-COPY drippulse ./drippulse
-COPY migrations ./migrations
+# the source tree minus what .dockerignore leaves out (tests, venvs, local data)
+COPY . .
 RUN pip install ".[s3]" "flower>=2.0"
 
 USER drippulse
