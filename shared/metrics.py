@@ -18,6 +18,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -36,6 +37,7 @@ JOB_KINDS = ("import", "export")
 JOB_STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priorities 3/6/9 in `<queue>\x06\x16<n>`
 
+disable_created_metrics()  # `_created` series double the output and no dashboard reads them
 HTTP_REGISTRY = CollectorRegistry(auto_describe=True)
 HTTP_REQUESTS = Counter(
     "drippulse_http_requests", "HTTP requests answered, by route template and status",
