@@ -6,6 +6,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from shared import db
@@ -62,8 +63,17 @@ def _job(org_id, status: str, finished_days_ago: float | None, *, files: bool = 
     return job_id, (upload_key, result_key)
 
 
+@pytest.fixture
+def fake_jobs_removed(org, other_org):
+    """Queued and running fake jobs left behind would confuse other tests' sweeps."""
+    yield
+    with db.transaction() as conn:
+        conn.execute(jobs.delete().where(jobs.c.organization_id.in_(
+            [org["organization_id"], other_org["organization_id"]])))
+
+
 def test_retention_deletes_only_old_finished_jobs_with_their_errors_and_files(
-        org, other_org, fresh_settings):
+        org, other_org, fresh_settings, fake_jobs_removed):
     replace_settings(fresh_settings, retention_days=30)
     old_done, old_files = _job(org["organization_id"], "succeeded", 31, files=True)
     old_failed, _ = _job(other_org["organization_id"], "failed", 45)

@@ -53,9 +53,10 @@ def _sample(text: str, prefix: str) -> float:
 
 
 def test_metrics_expose_http_jobs_queues_and_worker_families(client, org, settings):
+    job_id = uuid.uuid4()
     with db.tenant_transaction(org["organization_id"]) as conn:
         conn.execute(jobs.insert().values(
-            id=uuid.uuid4(), organization_id=org["organization_id"], kind="import",
+            id=job_id, organization_id=org["organization_id"], kind="import",
             status="queued", params={}, progress={}, checkpoint={}, error_count=0, attempts=0,
             cancel_requested=False,
             created_at=sa.func.now() - sa.text("interval '90 seconds'"),
@@ -63,7 +64,12 @@ def test_metrics_expose_http_jobs_queues_and_worker_families(client, org, settin
     worker_metrics.observe_batch("import", "contacts", 0.3, {"created": 40, "failed": 2})
     client.get("/api/v1/me", headers=org["headers"])
 
-    resp = client.get("/metrics")
+    try:
+        resp = client.get("/metrics")
+    finally:  # a queued job left behind would be picked up by other tests' sweeps
+        with db.tenant_transaction(org["organization_id"]) as conn:
+            conn.execute(jobs.delete().where(jobs.c.organization_id == org["organization_id"],
+                                             jobs.c.id == job_id))
     assert resp.status_code == 200
     assert resp.content_type.startswith("text/plain")
     text = resp.get_data(as_text=True)
@@ -80,16 +86,24 @@ def test_metrics_expose_http_jobs_queues_and_worker_families(client, org, settin
     assert _sample(text, 'drippulse_metrics_source_up{source="database"}') == 1
 
 
-def test_queue_depth_counts_messages_under_the_deployment_prefix(client, settings):
+def test_queue_depth_counts_celery_messages_under_the_deployment_prefix(client, fresh_settings):
     from shared.broker import redis_client
+    from worker.app import make_celery
 
-    key = f"{settings.celery_queue_prefix}exports"
-    redis_client().rpush(key, b"{}", b"{}")
+    # a prefix of its own: no worker of this test session consumes these queues
+    prefix = f"{fresh_settings.celery_queue_prefix}depth-{uuid.uuid4().hex[:6]}:"
+    replace_settings(fresh_settings, celery_queue_prefix=prefix)
+    sender = make_celery()
+    sender.send_task("drippulse.export.probe", args=["job"])
+    sender.send_task("drippulse.export.probe", args=["job"], priority=5)
     try:
         text = client.get("/metrics").get_data(as_text=True)
         assert _sample(text, 'drippulse_queue_depth{queue="exports"}') == 2
+        assert _sample(text, 'drippulse_queue_depth{queue="imports"}') == 0
     finally:
-        redis_client().delete(key)
+        client_ = redis_client()
+        for key in client_.scan_iter(match=f"{prefix}*"):
+            client_.delete(key)
 
 
 def test_metrics_still_answer_when_redis_is_down(client, fresh_settings):
