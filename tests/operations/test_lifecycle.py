@@ -103,3 +103,13 @@ def test_retention_deletes_only_old_finished_jobs_with_their_errors_and_files(
     assert later["jobs"] >= 1 and later["files"] >= 2
     with db.transaction() as conn:
         assert conn.execute(sa.select(jobs.c.id).where(jobs.c.id == recent)).first() is None
+
+
+def test_beat_schedules_the_registered_retention_task(settings):
+    import worker.tasks  # noqa: F401  (registers the tasks)
+    from worker.app import celery_app
+
+    entry = celery_app.conf.beat_schedule["retention-cleanup"]
+    assert entry["task"] in celery_app.tasks
+    result = celery_app.tasks[entry["task"]].apply().get()
+    assert set(result) == {"jobs", "job_errors", "files"}
