@@ -8,7 +8,6 @@ set PROMETHEUS_MULTIPROC_DIR and the HTTP counters of all processes are summed.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 
 import redis
@@ -36,6 +35,7 @@ QUEUES = ("imports", "exports", "maintenance")
 JOB_KINDS = ("import", "export")
 JOB_STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priorities 3/6/9 in `<queue>\x06\x16<n>`
+PRIORITIES = (3, 6, 9)
 
 disable_created_metrics()  # `_created` series double the output and no dashboard reads them
 HTTP_REGISTRY = CollectorRegistry(auto_describe=True)
@@ -101,16 +101,16 @@ class DeploymentCollector:
             for key in _queue_keys(prefix + queue):
                 pipe.llen(key)
         pipe.hlen(prefix + "unacked")
-        results = pipe.execute()
+        *lengths, unacked = pipe.execute()
         depth = GaugeMetricFamily("drippulse_queue_depth",
                                   "Messages waiting in each Celery queue", labels=["queue"])
-        per_queue = len(results[:-1]) // len(QUEUES)
+        per_queue = len(PRIORITIES) + 1
         for i, queue in enumerate(QUEUES):
-            depth.add_metric([queue], sum(results[i * per_queue:(i + 1) * per_queue]))
+            depth.add_metric([queue], sum(lengths[i * per_queue:(i + 1) * per_queue]))
         yield depth
         yield GaugeMetricFamily("drippulse_queue_unacked",
                                 "Messages delivered to a worker and not yet acknowledged",
-                                value=results[-1])
+                                value=unacked)
 
     def _worker(self, client: redis.Redis) -> Iterator[Metric]:
         recorded = read_worker_metrics(client)
@@ -133,27 +133,15 @@ class DeploymentCollector:
 
 
 def _queue_keys(queue: str) -> list[str]:
-    return [queue] + [f"{queue}{PRIORITY_SEP}{p}" for p in (3, 6, 9)]
+    return [queue] + [f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITIES]
 
 
 def render() -> tuple[bytes, str]:
     """The text exposition of every metric: (body, content type)."""
-    started = time.perf_counter()
     registry = CollectorRegistry(auto_describe=False)
-    if multiprocess_dir():
-        multiprocess.MultiProcessCollector(registry)
+    if get_settings().prometheus_multiproc_dir:
+        multiprocess.MultiProcessCollector(registry)  # HTTP metrics of every gunicorn process
     else:
-        registry.register(_ProcessLocal())
+        registry.register(HTTP_REGISTRY)
     registry.register(DeploymentCollector())
-    body = generate_latest(registry)
-    log.debug("metrics rendered in %.3fs", time.perf_counter() - started)
-    return body, CONTENT_TYPE_LATEST
-
-
-class _ProcessLocal:
-    def collect(self) -> Iterator[Metric]:
-        yield from HTTP_REGISTRY.collect()
-
-
-def multiprocess_dir() -> str | None:
-    return get_settings().prometheus_multiproc_dir
+    return generate_latest(registry), CONTENT_TYPE_LATEST

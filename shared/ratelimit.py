@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import redis
 
+from shared.broker import redis_client
 from shared.config import Settings, get_settings
 
 log = logging.getLogger("drippulse.ratelimit")
@@ -36,9 +37,8 @@ class RateLimiter:
         self.settings = settings
         self.limit = settings.rate_limit_per_minute
         self.prefix = f"{settings.celery_queue_prefix}drippulse:ratelimit:"
-        self._client = redis.Redis.from_url(
-            settings.redis_url or "redis://127.0.0.1:6379/0",
-            socket_timeout=0.5, socket_connect_timeout=0.5)
+        # a short timeout: a slow Redis must not slow every API request
+        self._client = redis_client(timeout=0.5)
         self._skip_until = 0.0
         self._lock = threading.Lock()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import redis
 
+from shared.broker import redis_client
 from shared.config import get_settings
 
 log = logging.getLogger("drippulse.metrics")
@@ -27,11 +28,6 @@ _skip_until = 0.0
 def _keys() -> tuple[str, str]:
     prefix = f"{get_settings().celery_queue_prefix}drippulse:metrics:"
     return prefix + "rows", prefix + "batches"
-
-
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url or "redis://127.0.0.1:6379/0",
-                                socket_timeout=1, socket_connect_timeout=1)
 
 
 def observe_batch(kind: str, entity: str, seconds: float,
@@ -47,7 +43,7 @@ def observe_batch(kind: str, entity: str, seconds: float,
     label = f"{kind}{SEP}{entity}"
     bucket = next((str(b) for b in BATCH_BUCKETS if seconds <= b), "+Inf")
     try:
-        pipe = _client().pipeline(transaction=False)
+        pipe = redis_client(timeout=1).pipeline(transaction=False)
         pipe.hincrby(batches_key, f"{label}{SEP}le{SEP}{bucket}", 1)
         pipe.hincrby(batches_key, f"{label}{SEP}count", 1)
         pipe.hincrbyfloat(batches_key, f"{label}{SEP}sum", seconds)
@@ -86,7 +82,7 @@ class WorkerMetrics:
 
 def read_worker_metrics(client: redis.Redis | None = None) -> WorkerMetrics:
     """Everything the workers recorded; raises redis.RedisError when Redis is unreachable."""
-    client = client or _client()
+    client = client or redis_client()
     rows_key, batches_key = _keys()
     rows: dict[tuple[str, str, str], int] = {}
     for raw_field, raw_value in client.hgetall(rows_key).items():
