@@ -5,6 +5,7 @@ authentication), so even a 401 carries an id in its logs and in its X-Request-ID
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -13,6 +14,8 @@ import uuid
 from flask import Blueprint, Flask, Response, g, request
 from flask.blueprints import BlueprintSetupState
 
+from shared.config import get_settings
+from shared.errors import Unauthorized
 from shared.logging_setup import log_context
 from shared.metrics import observe_request, render
 
@@ -66,5 +69,9 @@ def _install(state: BlueprintSetupState) -> None:
 
 @bp.get("/metrics")
 def metrics() -> Response:
+    token = get_settings().metrics_token
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""),
+                                         f"Bearer {token}"):
+        raise Unauthorized("GET /metrics needs the DRIPPULSE_METRICS_TOKEN bearer token")
     body, content_type = render()
     return Response(body, content_type=content_type)

@@ -134,3 +134,11 @@ def test_job_tasks_log_with_their_job_id(settings):
     line = json.loads(stream.getvalue().splitlines()[0])
     assert line["job_id"] == "job-99" and line["task_id"]
     assert (logging_setup.log_context.get() or {}).get("job_id") is None
+
+
+def test_metrics_token_when_configured(client, fresh_settings):
+    replace_settings(fresh_settings, metrics_token="s3cret-scrape")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 401
+    ok = client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+    assert ok.status_code == 200 and b"drippulse_jobs" in ok.data
