@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 
 from shared.config import Settings
@@ -32,7 +32,7 @@ def bound_log_context(**values: object) -> Iterator[dict]:
         log_context.reset(token)
 
 
-def job_log_context(job_id: object, org_id: object = None):
+def job_log_context(job_id: object, org_id: object = None) -> AbstractContextManager[dict]:
     """Worker tasks: `with job_log_context(job_id, org_id): ...` tags every line with the job."""
     return bound_log_context(job_id=job_id, organization_id=org_id)
 
