@@ -35,7 +35,7 @@ def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, 
         with db.transaction() as conn:
             rows = conn.execute(
                 sa.select(jobs.c.organization_id, jobs.c.id, jobs.c.upload_key,
-                          jobs.c.result_key)
+                          jobs.c.result_key, jobs.c.checkpoint)
                 .where(jobs.c.status.in_(FINISHED), finished_at < cutoff)
                 .order_by(finished_at)
                 .limit(batch_size)
@@ -45,10 +45,11 @@ def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, 
             # files first: if deleting the rows fails, the next run finds the rows again and
             # deleting a missing file is a no-op; the reverse order could orphan files forever
             for row in rows:
-                for key in (row.upload_key, row.result_key):
-                    if key and storage.exists(key):
+                for key in _file_keys(row):
+                    if storage.exists(key):
                         storage.delete(key)
                         deleted["files"] += 1
+            # import_batches / import_row_keys / import_refs go with the job (ON DELETE CASCADE)
             keys = [(row.organization_id, row.id) for row in rows]
             deleted["job_errors"] += conn.execute(job_errors.delete().where(
                 sa.tuple_(job_errors.c.organization_id, job_errors.c.job_id).in_(keys))).rowcount
@@ -60,3 +61,9 @@ def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, 
         log.info("retention: deleted %(jobs)d jobs, %(job_errors)d job errors, %(files)d files",
                  deleted)
     return deleted
+
+
+def _file_keys(row: sa.Row) -> list[str]:
+    """Every file a job may have left: upload, export result, import spool files."""
+    spool = ((row.checkpoint or {}).get("spool") or {}).values()
+    return [key for key in (row.upload_key, row.result_key, *spool) if key]

@@ -46,21 +46,24 @@ def _job(org_id, status: str, finished_days_ago: float | None, *, files: bool = 
     now = datetime.now(UTC)
     finished = now - timedelta(days=finished_days_ago) if finished_days_ago is not None else None
     upload_key = result_key = None
+    checkpoint = {}
     if files:
         upload_key, result_key = f"uploads/{org_id}/{job_id}.json", f"exports/{org_id}/{job_id}"
-        for key in (upload_key, result_key):
+        spool_key = f"spool/{org_id}/{job_id}/contacts.jsonl"
+        checkpoint = {"spooled": True, "spool": {"contacts": spool_key}}
+        for key in (upload_key, result_key, spool_key):
             with get_storage().writer(key) as handle:
                 handle.write(b"{}")
     with db.tenant_transaction(org_id) as conn:
         conn.execute(jobs.insert().values(
             id=job_id, organization_id=org_id, kind="import", status=status, params={},
-            progress={}, checkpoint={}, error_count=1, attempts=1, cancel_requested=False,
+            progress={}, checkpoint=checkpoint, error_count=1, attempts=1, cancel_requested=False,
             upload_key=upload_key, result_key=result_key,
             created_at=(finished or now) - timedelta(minutes=5), updated_at=finished or now,
             finished_at=finished))
         conn.execute(job_errors.insert().values(
             organization_id=org_id, job_id=job_id, code="invalid", message="bad row"))
-    return job_id, (upload_key, result_key)
+    return job_id, (upload_key, result_key, *checkpoint.get("spool", {}).values())
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ def test_retention_deletes_only_old_finished_jobs_with_their_errors_and_files(
             created_at=sa.func.now() - sa.text("interval '90 days'")))
 
     counts = retention.cleanup()
-    assert counts["jobs"] >= 2 and counts["job_errors"] >= 2 and counts["files"] >= 2
+    assert counts["jobs"] >= 2 and counts["job_errors"] >= 2 and counts["files"] >= 3
 
     with db.transaction() as conn:
         left = set(conn.execute(sa.select(jobs.c.id).where(jobs.c.id.in_(
@@ -100,7 +103,7 @@ def test_retention_deletes_only_old_finished_jobs_with_their_errors_and_files(
 
     # two days later the recent one has aged out too
     later = retention.cleanup(now=datetime.now(UTC) + timedelta(days=2))
-    assert later["jobs"] >= 1 and later["files"] >= 2
+    assert later["jobs"] >= 1 and later["files"] >= 3
     with db.transaction() as conn:
         assert conn.execute(sa.select(jobs.c.id).where(jobs.c.id == recent)).first() is None
 
