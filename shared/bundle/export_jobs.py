@@ -59,20 +59,25 @@ class _Progress:
         self.job_id, self.organization_id, self.every = job_id, organization_id, max(1, every)
         self.progress: dict[str, dict[str, int]] = {}
         self._written = 0
-        self._chunk_started = time.perf_counter()
+        self._unobserved = 0
+        self._batch_started = time.perf_counter()
 
     def start(self, totals: dict[str, int]) -> None:
         self.progress = {plural: {"total": n, "processed": 0} for plural, n in totals.items()}
         self.flush()
-        self._chunk_started = time.perf_counter()
+        self._batch_started = time.perf_counter()
 
     def rows(self, plural: str, processed: int) -> None:
-        exported = processed - self.progress[plural]["processed"]
-        if exported:  # one streamed chunk is the export's "batch" in the metrics
-            now = time.perf_counter()
-            observe_batch("export", plural, now - self._chunk_started, {"exported": exported})
-            self._chunk_started = now
+        self._unobserved += processed - self.progress[plural]["processed"]
         self.progress[plural]["processed"] = processed
+        # metrics see `every` rows (or an entity's last rows) as one batch: one Redis round
+        # trip per batch, not per streamed chunk
+        if self._unobserved >= self.every or processed >= self.progress[plural]["total"]:
+            now = time.perf_counter()
+            if self._unobserved:
+                observe_batch("export", plural, now - self._batch_started,
+                              {"exported": self._unobserved})
+            self._unobserved, self._batch_started = 0, now
         if self._done() - self._written >= self.every:
             self.flush()
 
