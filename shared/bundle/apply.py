@@ -35,6 +35,7 @@ class BatchOutcome:
     entity_finished: bool = False
     next_batches: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    entity: str | None = None  # plural of the applied batch's entity (metrics)
 
 
 def _claim_keys(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
@@ -217,6 +218,7 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
                 savepoint.rollback()  # a dry run checks everything and writes nothing
         if deferred:
             conn.execute(import_refs.insert(), deferred)
+        outcome.entity = entity.plural
         outcome.counts = {"processed": len(rows), "created": created, "updated": updated,
                           "unchanged": unchanged, "failed": len(failed)}
         errors.sort(key=lambda e: (e["index"] if e["index"] is not None else -1))

@@ -10,6 +10,7 @@ redone, pending batches are enqueued again.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from shared.models import jobs
 from shared.services import job_runs
 from shared.services.jobs import FINISHED, empty_progress, record_errors
 from shared.storage import get_storage
+from shared.worker_metrics import observe_batch
 
 log = logging.getLogger("drippulse.import")
 
@@ -94,7 +96,11 @@ def _spool(job, batch_size: int) -> None:
 
 
 def run_batch(batch_id: int, enqueue: Enqueue) -> str:
+    started = time.perf_counter()
     outcome = apply_batch(batch_id)
+    if outcome.status == "applied" and outcome.entity:
+        observe_batch("import", outcome.entity, time.perf_counter() - started,
+                      {k: v for k, v in outcome.counts.items() if k != "processed"})
     if outcome.status == "locked":
         raise BatchBusy(batch_id)
     if outcome.status == "stopped" and outcome.job_id:
