@@ -19,7 +19,7 @@ from shared.entities import ENTITIES
 
 BUNDLE_VERSION = 1
 CHUNK_BYTES = 64 * 1024
-GZIP_LEVEL = 6
+GZIP_LEVEL = 3  # measured: 108 MB/s and 1.2x the size of level 6 (73 MB/s); docs/export.md
 SORT_MEMORY = "32MB"
 
 # Called after each chunk with (entity plural, rows of that entity so far); may raise to stop.
