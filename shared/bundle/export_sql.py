@@ -10,7 +10,7 @@ import uuid
 
 from psycopg import sql
 
-from shared.entities import BY_NAME, RECORD_TYPES, Entity
+from shared.entities import BY_NAME, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
 
 # CSV with a quote and a delimiter byte that JSON text cannot contain (control characters are
 # always escaped inside JSON strings): the server never quotes or escapes a value, unlike the
@@ -22,12 +22,26 @@ COMMON_TRAILING = ("external_system", "external_id", "custom_fields",
                    "created_at", "updated_at", "deleted_at")
 
 
+def iso_timestamp(column: sql.Composable) -> sql.Composable:
+    """A timestamptz as Python's datetime.isoformat() writes it in UTC (as the API does):
+    microseconds always six digits, left out when zero. Postgres' own JSON form trims trailing
+    zeros, so the same instant would read differently in the API and in the bundle."""
+    utc = sql.SQL("({} AT TIME ZONE 'UTC')").format(column)
+    return sql.SQL(
+        "CASE WHEN date_trunc('second', {c}) = {c} "
+        "THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') "
+        "ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END"
+    ).format(c=column, utc=utc)
+
+
 def _value(entity: Entity, name: str) -> sql.Composable:
     """A column of the row itself; decimals leave as strings with their two decimals."""
     column = sql.SQL("r.{}").format(sql.Identifier(name))
     kind = next((f.kind for f in entity.fields if f.name == name), None)
     if kind is not None and kind.name == "decimal":
         return sql.SQL("{}::text").format(column)
+    if name in TIMESTAMP_FIELDS or (kind is not None and kind.name == "datetime"):
+        return iso_timestamp(column)
     return column
 
 
