@@ -10,8 +10,8 @@ import psycopg
 import sqlalchemy as sa
 
 from shared import db
-from shared.bundle.export_sql import row_keys
 from shared.entities import ACCOUNT, ENTITIES, LEAD
+from shared.serializers import bundle_keys
 from tests.bundles_export.seed import TRICKY, insert, seed_bulk, seed_small
 from tests.conftest import wait_for
 
@@ -49,7 +49,7 @@ def test_bundle_shape_order_and_references(client, org):
     for entity in ENTITIES:
         for row in bundle[entity.plural]:
             assert set(row) == COMMON | CONTRACT_KEYS[entity.plural]
-            assert list(row) == row_keys(entity)
+            assert list(row) == list(bundle_keys(entity))
             assert datetime.fromisoformat(row["created_at"]).utcoffset() is not None
     # rows leave in creation order
     assert [r["public_id"] for r in bundle["accounts"]] == [
