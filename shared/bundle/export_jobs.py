@@ -13,8 +13,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from shared import db
 from shared.bundle.export_stream import bundle_chunks, count_rows, gzip_chunks, snapshot
 from shared.config import get_settings
@@ -36,16 +34,6 @@ def create_export_job(organization_id: uuid.UUID, options: dict[str, bool],
     """A queued export job (committed); the caller enqueues its id."""
     with db.tenant_transaction(organization_id) as conn:
         return create_job(conn, organization_id, "export", params=options, created_by=created_by)
-
-
-def fail_queued(organization_id: uuid.UUID, job_id: uuid.UUID, code: str, message: str) -> None:
-    """End a job that never reached a worker (its task could not be sent)."""
-    with db.tenant_transaction(organization_id) as conn:
-        conn.execute(jobs.update()
-                     .where(jobs.c.organization_id == organization_id, jobs.c.id == job_id,
-                            jobs.c.status == "queued")
-                     .values(status="failed", finished_at=sa.func.now(),
-                             error={"code": code, "message": message}))
 
 
 def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool) -> str:

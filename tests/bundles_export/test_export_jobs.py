@@ -127,6 +127,12 @@ def test_export_options_are_validated(client, org):
     text = client.post(f"{API}/exports", headers=org["headers"], data="gzip",
                        content_type="text/plain")
     assert text.status_code == 415
+    huge = client.post(f"{API}/exports", headers=org["headers"], data=b" " * 100_000,
+                       content_type="application/json")
+    assert huge.status_code == 413 and huge.json["error"]["code"]
+    broken = client.post(f"{API}/exports", headers=org["headers"], data="{",
+                         content_type="application/json")
+    assert broken.status_code == 400
     assert client.post(f"{API}/exports").status_code == 401
 
 
