@@ -117,7 +117,8 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     cleanup = None
     with db.tenant_transaction(org) as conn:
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
-                                                 jobs.c.id == job_id).with_for_update()).one()
+                                                 jobs.c.id == job_id)
+                           .with_for_update(key_share=True)).one()
         if job.status != "running":
             return job.status
         checkpoint = dict(job.checkpoint or {})
