@@ -54,7 +54,7 @@ def test_killed_worker_mid_import_resumes_exactly_once(settings, org, tmp_path, 
     first = WorkerProcess(settings, extra_env=env).start()
     try:
         wait_for(lambda: sum(p["processed"] for p in _progress(org_id, job.id)["progress"]
-                             .values()) >= 300, timeout=120, interval=0.05,
+                             .values()) >= 100, timeout=120, interval=0.05,
                  message="the import to be under way")
     finally:
         os.killpg(first.proc.pid, signal.SIGKILL)
