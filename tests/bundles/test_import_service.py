@@ -170,3 +170,39 @@ def test_rows_without_public_id_get_a_stable_one(org, small_batches):
         assert _job(org, job_id)["progress"]["leads"][expected] == 2
     public_ids = [r["public_id"] for r in rows(org, "leads")]
     assert len(public_ids) == 2 and all(p.startswith("lead_imp") for p in public_ids)
+
+
+def test_stalled_resumes_spend_attempts_only_without_progress(org, small_batches):
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=_accounts(4)), queue)
+    runner.run_job(job_id, queue)
+    assert _job(org, job_id)["attempts"] == 1
+    runner.run_batch(queue.messages.pop(0)[1][1], queue)
+    queue.messages.clear()  # the worker "died" with its messages
+    runner.run_job(job_id, queue, stalled=True)  # progress since: no attempt spent
+    assert _job(org, job_id)["attempts"] == 1
+    queue.messages.clear()
+    runner.run_job(job_id, queue, stalled=True)  # no progress since: one attempt
+    assert _job(org, job_id)["attempts"] == 2
+    queue.drain()  # the resume re-enqueued the pending batch
+    job = _job(org, job_id)
+    assert job["status"] == "succeeded" and job["progress"]["accounts"]["created"] == 4
+
+
+def test_a_row_the_database_refuses_is_reported_not_the_batch(org, small_batches):
+    queue = LocalQueue()
+    rows_in = [{"public_id": "lead_ok1", "last_name": "A"},
+               {"public_id": "lead_nul", "custom_fields": {"x": "bad\u0000byte"}},
+               {"public_id": "lead_ok2", "last_name": "B"}]
+    job_id = _submit(org, bundle(leads=rows_in), queue)
+    runner.run_job(job_id, queue)
+    queue.drain()
+    job = _job(org, job_id)
+    assert job["status"] == "completed_with_errors"
+    assert job["progress"]["leads"] == {"total": 3, "processed": 3, "created": 2, "updated": 0,
+                                        "unchanged": 0, "failed": 1}
+    errors = job_service.list_errors(uuid.UUID(org["organization_id"]), str(job_id))[0]
+    assert [(e["index"], e["public_id"], e["code"]) for e in errors] == [
+        (1, "lead_nul", "rejected")]
+    assert sorted(r["public_id"] for r in rows(org, "leads")) == ["lead_ok1", "lead_ok2"]
+    assert scalar(org, "SELECT count(*) FROM crm.change_events WHERE organization_id = :org") == 2
