@@ -43,6 +43,9 @@ class Settings:
     s3_endpoint_url: str | None
     retention_days: int
     celery_queue_prefix: str = ""
+    # where the `drippulse import/export/jobs` client commands connect, and with which key
+    cli_url: str | None = None
+    cli_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -89,6 +92,8 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         s3_endpoint_url=env.get("DRIPPULSE_S3_ENDPOINT_URL") or None,
         retention_days=_int(env, "DRIPPULSE_RETENTION_DAYS", 30),
         celery_queue_prefix=env.get("DRIPPULSE_QUEUE_PREFIX", ""),
+        cli_url=env.get("DRIPPULSE_URL") or None,
+        cli_token=env.get("DRIPPULSE_TOKEN") or None,
     )
     return settings
 
