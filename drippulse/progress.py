@@ -49,10 +49,21 @@ class _Rates:
 
     def __init__(self) -> None:
         self._first: dict[str, tuple[float, int]] = {}
+        self._final: dict[str, float | None] = {}
 
-    def rate(self, name: str, processed: int) -> float | None:
+    def rate(self, name: str, processed: int, total: int | None = None) -> float | None:
+        if name in self._final:  # a finished entity keeps the rate it finished at
+            return self._final[name]
+        value = self._measure(name, processed)
+        if total is not None and processed >= total:
+            self._final[name] = value
+        return value
+
+    def _measure(self, name: str, processed: int) -> float | None:
         now = time.monotonic()
-        first = self._first.setdefault(name, (now, processed))
+        first = self._first.get(name)
+        if first is None or first[1] == processed == 0:  # the clock starts when rows move
+            first = self._first[name] = (now, processed)
         elapsed = now - first[0]
         return (processed - first[1]) / elapsed if elapsed > 0.2 else None
 
@@ -65,6 +76,7 @@ class PlainReporter(Reporter):
         self._status: str | None = None
         self._printed: dict[str, tuple[int, float]] = {}
         self._upload_started: float | None = None
+        self._upload_done = False
         self._rates = _Rates()
 
     def _line(self, text: str) -> None:
@@ -74,10 +86,10 @@ class PlainReporter(Reporter):
         if self._upload_started is None:
             self._upload_started = time.monotonic()
             self._line(f"uploading {human_bytes(total) if total else 'bundle'} (gzip)")
-        elif total and done >= total:
+        elif total and done >= total and not self._upload_done:
+            self._upload_done = True
             took = time.monotonic() - self._upload_started
             self._line(f"uploaded {human_bytes(done)} in {took:.1f}s")
-            self._upload_started = float("inf")  # report completion once
 
     def download(self, done: int, total: int | None) -> None:
         if done and total and done >= total:
@@ -92,7 +104,7 @@ class PlainReporter(Reporter):
         for name, counts in ordered_entities(job.get("progress") or {}):
             processed, total = int(counts.get("processed") or 0), counts.get("total")
             last = self._printed.get(name)
-            rate = self._rates.rate(name, processed)
+            rate = self._rates.rate(name, processed, None if total is None else int(total))
             finished = total is not None and processed >= int(total)
             if last is None and processed == 0:
                 continue
@@ -100,7 +112,8 @@ class PlainReporter(Reporter):
                 continue
             self._printed[name] = (processed, now)
             speed = f", {rate:,.0f} rows/s" if rate else ""
-            self._line(f"  {name}: {processed:,}/{total if total is not None else '?'}{speed}")
+            of = f"{int(total):,}" if total is not None else "?"
+            self._line(f"  {name}: {processed:,}/{of}{speed}")
 
     def note(self, text: str) -> None:
         self._line(text)
@@ -162,7 +175,7 @@ class TtyReporter(Reporter):
         for name, counts in ordered_entities(job.get("progress") or {}):
             processed = int(counts.get("processed") or 0)
             total = counts.get("total")
-            rate = self._rates.rate(name, processed)
+            rate = self._rates.rate(name, processed, None if total is None else int(total))
             if total:
                 frac = processed / int(total)
                 eta = (f"ETA {human_duration((int(total) - processed) / rate)}"
