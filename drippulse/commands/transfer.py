@@ -56,6 +56,9 @@ def write_errors(client: DripPulseClient, job_id: str, path: Path) -> int:
 @client_command
 def cmd_import(args: argparse.Namespace) -> int:
     client = make_client(args)
+    # a cheap authenticated GET first: a wrong key or URL fails in a moment, not after
+    # streaming a large file into a closed connection
+    client.whoami()
     reporter = reporter_for(args.json)
     job = client.submit_import(args.file, dry_run=args.dry_run,
                                idempotency_key=args.idempotency_key,
