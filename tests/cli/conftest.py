@@ -22,8 +22,8 @@ def _free_port() -> int:
 
 def _healthy(url: str) -> bool:
     try:
-        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(f"{url}/healthz", timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or workers still booting
         return False
 
 
@@ -37,7 +37,7 @@ def api_server(settings) -> Iterator[str]:
          "--workers", "2", "--threads", "4", "--log-level", "warning"],
         env=settings_env(settings), cwd=REPO, start_new_session=True)
     try:
-        wait_for(lambda: proc.poll() is not None or _healthy(url), timeout=30,
+        wait_for(lambda: proc.poll() is not None or _healthy(url), timeout=60,
                  message="the API server to answer /healthz")
         assert proc.poll() is None, "the API server exited at start"
         yield url
