@@ -39,7 +39,10 @@ class GzipUpload:
             self.total: int | None = self._path.stat().st_size
         else:
             self._file = source
-            self._start = source.tell() if source.seekable() else None
+            try:
+                self._start: int | None = source.tell() if source.seekable() else None
+            except OSError:  # a pipe: readable once, so no retry either
+                self._start = None
             try:
                 self.total = os.fstat(source.fileno()).st_size - (self._start or 0)
             except (OSError, AttributeError, ValueError):
@@ -78,8 +81,8 @@ class GzipUpload:
             done += len(chunk)
         if compressor is not None:
             yield compressor.flush()
-        if self.on_progress:
-            self.on_progress(done, self.total)
+        if self.on_progress:  # the end is known now even when the size was not
+            self.on_progress(done, self.total or done)
 
     def body(self) -> Iterator[bytes]:
         """A generator body: requests sends it with chunked transfer encoding."""

@@ -60,7 +60,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     # streaming a large file into a closed connection
     client.whoami()
     reporter = reporter_for(args.json)
-    job = client.submit_import(args.file, dry_run=args.dry_run,
+    source = sys.stdin.buffer if args.file == "-" else args.file
+    job = client.submit_import(source, dry_run=args.dry_run,
                                idempotency_key=args.idempotency_key,
                                on_upload_progress=reporter.upload)
     if args.no_wait:
@@ -139,7 +140,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Upload a JSON bundle (plain or .gz; gzipped on the wire) "
                        "and follow the job. Exit code: 0 succeeded, 2 completed with row "
                        "errors, 1 failed, cancelled or not submitted.")
-    p.add_argument("file", help="bundle file (.json or .json.gz)")
+    p.add_argument("file", help="bundle file (.json or .json.gz), or - for stdin")
     p.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
     p.add_argument("--no-wait", action="store_true", help="print the job id and return")
     p.add_argument("--errors-out", metavar="FILE",
