@@ -235,9 +235,10 @@ class DripPulseClient:
 
     # ---- export ----------------------------------------------------------------------------
     def start_export(self, *, gzip: bool = False, idempotency_key: str | None = None) -> dict:
+        # the key makes a retry after a dropped connection acceptable: at worst the server
+        # makes a second (harmless) export job if it does not deduplicate exports
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
         return self._json("POST", f"{API}/exports", json={"gzip": gzip},
-                          params={"gzip": "true"} if gzip else None,
                           headers=headers, expect=(200, 201, 202))
 
     def download(self, job: dict | str, dest: str | Path, *, gzip: bool | None = None,

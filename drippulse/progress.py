@@ -14,6 +14,7 @@ from shared.entities import ENTITIES
 
 ENTITY_ORDER = tuple(e.plural for e in ENTITIES)
 BAR_WIDTH = 24
+PLAIN_EVERY = 5.0  # seconds between two log lines about one entity (its last line always shows)
 
 
 def human_bytes(n: float) -> str:
@@ -55,7 +56,7 @@ class _Rates:
         if name in self._final:  # a finished entity keeps the rate it finished at
             return self._final[name]
         value = self._measure(name, processed)
-        if total is not None and processed >= total:
+        if total and processed >= total:  # total 0 means "not counted yet", not "done"
             self._final[name] = value
         return value
 
@@ -97,18 +98,25 @@ class PlainReporter(Reporter):
 
     def job(self, job: dict) -> None:
         status = job.get("status")
-        if status != self._status:
-            self._status = status
+        terminal = status in ("succeeded", "completed_with_errors", "failed", "cancelled")
+        if status != self._status and not terminal:
             self._line(f"job {job.get('id')} {status}")
+        self._counts(job)
+        if status != self._status and terminal:  # after the last counts, not before them
+            self._line(f"job {job.get('id')} {status}")
+        self._status = status
+
+    def _counts(self, job: dict) -> None:
         now = time.monotonic()
         for name, counts in ordered_entities(job.get("progress") or {}):
             processed, total = int(counts.get("processed") or 0), counts.get("total")
             last = self._printed.get(name)
             rate = self._rates.rate(name, processed, None if total is None else int(total))
-            finished = total is not None and processed >= int(total)
+            finished = bool(total) and processed >= int(total)
             if last is None and processed == 0:
                 continue
-            if last is not None and (last[0] == processed or (now - last[1] < 2 and not finished)):
+            if last is not None and (last[0] == processed
+                                     or (now - last[1] < PLAIN_EVERY and not finished)):
                 continue
             self._printed[name] = (processed, now)
             speed = f", {rate:,.0f} rows/s" if rate else ""

@@ -17,7 +17,7 @@ from drippulse.cliutil import (
     make_client,
     print_json,
 )
-from drippulse.progress import Reporter, reporter_for
+from drippulse.progress import Reporter, ordered_entities, reporter_for
 
 FIRST_ERRORS = 10
 
@@ -126,7 +126,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print_json({**job, "output": {"path": str(Path(args.output).resolve()), "bytes": size}})
     else:
         counts = ", ".join(f"{name} {int(c.get('processed') or c.get('total') or 0):,}"
-                           for name, c in (job.get("progress") or {}).items())
+                           for name, c in ordered_entities(job.get("progress") or {}))
         print(f"exported to {args.output} ({size:,} bytes{', gzip' if gzip else ''})")
         if counts:
             print(f"  {counts}")

@@ -106,5 +106,7 @@ def test_dry_run_and_jobs_commands(api_server, org, sample, capsys):
     assert job["id"] in capsys.readouterr().out
     assert cli.main(["jobs", "errors", job["id"], "--json", *flags]) == 0
     assert json.loads(capsys.readouterr().out) == {"items": []}
+    assert cli.main(["jobs", "cancel", job["id"], *flags]) == 1, "a finished job stays finished"
+    assert "409 conflict" in capsys.readouterr().err
     assert cli.main(["jobs", "show", "00000000-0000-0000-0000-000000000000", *flags]) == 1
     assert "not_found" in capsys.readouterr().err
