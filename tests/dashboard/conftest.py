@@ -42,3 +42,56 @@ def page_csrf(client, path: str = "/app/jobs") -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
     assert match
     return match.group(1)
+
+
+# --- Browser tests: a real HTTP server in a thread and one headless Chromium per session ---
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP on a free port (browsers need sockets, not a test client)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    import os
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (no cookies, no localStorage) per test."""
+    context = browser.new_context(base_url=live_server, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def browser_sign_in(page, member: dict) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", member["admin_email"])
+    page.fill("input[name=password]", member["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app/**")

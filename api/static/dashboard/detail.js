@@ -95,7 +95,7 @@
 
   (async () => {
     try {
-      const record = await api(base);
+      const record = await api(base, { query: { include_deleted: "true" } });
       document.getElementById("record-title").textContent = recordTitle(meta.name, record);
       document.getElementById("edit").href = `/app/crm/${meta.plural}/${encodeURIComponent(record.public_id)}/edit`;
       document.getElementById("delete").hidden = Boolean(record.deleted_at);

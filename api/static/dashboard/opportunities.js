@@ -3,52 +3,34 @@
 "use strict";
 
 (() => {
-  const { api, h, fmt, money, fail, flash, recordHref, all, head } = DP;
+  const { api, h, fmt, money, fail, flash, recordHref, head } = DP;
   const VIEW_KEY = "drippulse.opportunities.view";
   const PIPELINE_KEY = "drippulse.opportunities.pipeline";
+  const BOARD_LIMIT = 100;
   const select = document.getElementById("pipeline");
   const boardEl = document.getElementById("board");
   const table = document.getElementById("opp-table");
-  let columns = []; // [{stage, items}]
-  let sort = { key: "name", dir: 1 };
+  let columns = []; // the board's columns: {stage, count, amount_by_currency, items, next}
+  let sort = { key: "stage", dir: 1 };
 
-  const byPosition = (a, b) => (a.stage_position ?? Infinity) - (b.stage_position ?? Infinity)
-    || String(a.created_at).localeCompare(String(b.created_at));
-
-  /* The board endpoint gives columns of cards; older servers without it: stages + a filtered list. */
+  /* Columns in stage order, cards by stage_position; count and totals cover the whole column
+     even when only its first BOARD_LIMIT cards are loaded ("more" fetches the next page). */
   async function loadColumns(pipelineId) {
-    let data = null;
-    try {
-      data = await api(`pipelines/${pipelineId}/board`);
-    } catch (err) {
-      if (err.status !== 404 && err.status !== 405) throw err;
-    }
-    if (data) {
-      const raw = data.columns || data.stages || data.items || [];
-      return raw.map((c) => ({
-        stage: c.stage || { id: c.id || c.stage_id, name: c.name, kind: c.kind, position: c.position },
-        items: [...(c.items || c.opportunities || c.cards || [])].sort(byPosition),
-        total: c.count ?? c.total ?? null,
-      }));
-    }
-    const stageData = await api(`pipelines/${pipelineId}/stages`);
-    const opps = await all("opportunities", { pipeline_id: pipelineId });
-    return (stageData.items || stageData).map((stage) => ({
-      stage,
-      items: opps.filter((o) => o.pipeline_stage_id === stage.id).sort(byPosition),
-      total: null,
-    }));
+    const data = await api(`pipelines/${pipelineId}/board`, { query: { limit: BOARD_LIMIT } });
+    return data.columns.map((c) => ({ ...c, items: [...c.items] }));
   }
 
-  function totals(items) {
-    const sums = {};
-    for (const o of items) {
-      if (o.amount === null || o.amount === undefined) continue;
-      const cur = o.currency || "";
-      sums[cur] = (sums[cur] || 0) + Number(o.amount);
-    }
-    const parts = Object.entries(sums).map(([cur, sum]) => money(sum.toFixed(2), cur));
-    return parts.length ? parts.join(" · ") : money("0", "");
+  async function loadMore(pipelineId, col) {
+    const data = await api(`pipelines/${pipelineId}/board`,
+      { query: { limit: BOARD_LIMIT, stage_id: col.stage.id, cursor: col.next } });
+    col.items.push(...data.columns[0].items);
+    col.next = data.columns[0].next;
+    render();
+  }
+
+  function totals(col) {
+    const parts = Object.entries(col.amount_by_currency || {}).map(([cur, sum]) => money(sum, cur));
+    return parts.length ? parts.join(" · ") : money(col.amount_total || "0", "");
   }
 
   function card(opp) {
@@ -59,14 +41,13 @@
   }
 
   function renderBoard() {
-    boardEl.replaceChildren(...columns.map((col) => {
-      const list = h("div", { class: "cards", dataset: { stageId: col.stage.id } }, col.items.map(card));
-      return h("section", { class: `column ${col.stage.kind || ""}`, dataset: { stageId: col.stage.id, stageName: col.stage.name } },
-        h("header", {}, h("h3", {}, col.stage.name),
-          h("span", { class: "count", dataset: { testid: "column-count" } }, String(col.total ?? col.items.length)),
-          h("div", { class: "total muted", dataset: { testid: "column-total" } }, totals(col.items))),
-        list);
-    }));
+    boardEl.replaceChildren(...columns.map((col) => h("section",
+      { class: `column ${col.stage.kind || ""}`, dataset: { stageId: col.stage.id, stageName: col.stage.name } },
+      h("header", {}, h("h3", {}, col.stage.name),
+        h("span", { class: "count", dataset: { testid: "column-count" } }, String(col.count)),
+        h("div", { class: "total muted", dataset: { testid: "column-total" } }, totals(col))),
+      h("div", { class: "cards", dataset: { stageId: col.stage.id } }, col.items.map(card)),
+      col.next ? h("button", { class: "small more", onclick: () => loadMore(select.value, col).catch(fail) }, "more") : null)));
   }
 
   const TABLE_COLUMNS = [["name", "Name"], ["stage", "Stage"], ["amount", "Amount"], ["currency", "Currency"],
@@ -82,17 +63,22 @@
         renderTable();
       });
     }
-    const rows = columns.flatMap((col) => col.items.map((o) => ({ ...o, stage: col.stage.name, stageIndex: columns.indexOf(col) })));
+    // Stage sorts by the pipeline's order (then position in the column), not alphabetically.
+    const rows = columns.flatMap((col, ci) => col.items.map((o, oi) => ({ ...o, stage: col.stage.name, rank: ci * 1e6 + oi })));
     const value = (r) => (sort.key === "amount" ? (r.amount === null ? -Infinity : Number(r.amount))
-      : sort.key === "stage" ? r.stageIndex : (r[sort.key] ?? ""));
+      : sort.key === "stage" ? r.rank : String(r[sort.key] ?? "").toLowerCase());
     rows.sort((a, b) => {
       const va = value(a);
       const vb = value(b);
       return (va < vb ? -1 : va > vb ? 1 : 0) * sort.dir;
     });
-    table.tBodies[0].replaceChildren(...rows.map((r) => h("tr", {}, TABLE_COLUMNS.map(([key]) => h("td", {},
+    table.tBodies[0].replaceChildren(...rows.map((r) => h("tr", { dataset: { id: r.id } }, TABLE_COLUMNS.map(([key]) => h("td", {},
       key === "name" ? h("a", { href: recordHref("opportunities", r) }, r.name)
         : key === "amount" ? money(r.amount, "") : fmt(r[key]))))));
+  }
+
+  function render() {
+    if (localStorage.getItem(VIEW_KEY) === "table") renderTable(); else renderBoard();
   }
 
   function showView(view) {
@@ -100,12 +86,12 @@
     boardEl.hidden = view !== "kanban";
     table.hidden = view !== "table";
     for (const b of document.querySelectorAll("[data-view]")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
-    if (view === "table") renderTable(); else renderBoard();
+    render();
   }
 
   async function reload() {
     columns = await loadColumns(select.value);
-    showView(localStorage.getItem(VIEW_KEY) || "kanban");
+    showView(localStorage.getItem(VIEW_KEY) === "table" ? "table" : "kanban");
     boardEl.dataset.ready = "true";
   }
 
@@ -137,23 +123,19 @@
     if (!list || !dragged) return;
     event.preventDefault();
     list.insertBefore(dragged, insertionPoint(list, event.clientY));
-    await persist(dragged.dataset.id, list);
+    const moved = dragged;
+    dragged = null;
+    moved.classList.remove("dragging");
+    await persist(moved.dataset.id, list);
   });
 
   async function persist(oppId, list) {
-    const stageId = list.dataset.stageId;
-    const order = [...list.querySelectorAll(".opp-card")].map((el) => el.dataset.id);
-    const find = (id) => columns.flatMap((c) => c.items).find((o) => o.id === id);
+    // The server inserts the card at this 0-based slot and renumbers both columns.
+    const position = [...list.querySelectorAll(".opp-card")].findIndex((el) => el.dataset.id === oppId);
+    boardEl.dataset.ready = "false";
     try {
-      // The moved card first, then any neighbour whose position no longer matches its slot,
-      // so the column reads the same after a reload whatever the server does with ties.
-      await api(`opportunities/${oppId}`, { method: "PATCH", json: { pipeline_stage_id: stageId, stage_position: order.indexOf(oppId) } });
-      for (const [index, id] of order.entries()) {
-        const opp = find(id);
-        if (id !== oppId && opp && opp.stage_position !== index) {
-          await api(`opportunities/${id}`, { method: "PATCH", json: { stage_position: index } });
-        }
-      }
+      await api(`opportunities/${oppId}`, { method: "PATCH",
+        json: { pipeline_stage_id: list.dataset.stageId, stage_position: position } });
       flash("");
     } catch (err) {
       fail(err);
@@ -169,7 +151,7 @@
 
   (async () => {
     try {
-      const pipelines = (await api("pipelines")).items;
+      const pipelines = (await api("pipelines", { query: { limit: 100 } })).items;
       select.replaceChildren(...pipelines.map((p) => h("option", { value: p.id }, p.name)));
       const remembered = localStorage.getItem(PIPELINE_KEY);
       const chosen = pipelines.find((p) => p.id === remembered) || pipelines.find((p) => p.is_default) || pipelines[0];
