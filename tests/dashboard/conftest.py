@@ -56,9 +56,13 @@ def live_server(app):
     """The app served over real HTTP on a free port (browsers need sockets, not a test client)."""
     import threading
 
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs) -> None:  # one line per static file is noise
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -32,16 +32,17 @@
     for (const other of Object.values(page.entities)) {
       for (const ref of other.references) {
         if (ref.target === meta.name) {
-          lists.push({ entity: other, filter: { [ref.column]: record.id }, column: ref.column,
-            prefill: { [ref.public_field]: record.public_id }, title: `${other.label}${ref.name === "account" || ref.name === "contact" ? "" : ` (${ref.name.replace(/_/g, " ")})`}` });
+          const self = other.name === meta.name; // e.g. accounts whose parent is this account
+          lists.push({ entity: other, filter: { [ref.column]: record.id }, column: ref.column, order: self ? 1 : 0,
+            prefill: { [ref.public_field]: record.public_id }, title: self ? `Child ${other.plural}` : other.label });
         }
         if (ref.target === "*" && other.record_types.includes(meta.name)) {
-          lists.push({ entity: other, filter: { record_type: meta.name, [ref.column]: record.id }, column: ref.column,
+          lists.push({ entity: other, filter: { record_type: meta.name, [ref.column]: record.id }, column: ref.column, order: 2,
             prefill: { record_type: meta.name, [ref.public_field]: record.public_id }, title: other.label });
         }
       }
     }
-    return lists;
+    return lists.sort((a, b) => a.order - b.order);
   }
 
   async function renderRelated(record) {
@@ -82,6 +83,10 @@
       list.append(...data.items.map((e) => h("li", {}, h("strong", {}, e.event_type), " ", fmt(e.occurred_at),
         e.actor ? ` by ${e.actor}` : "", h("div", { class: "muted" }, describeChanges(e.changes)))));
       if (!data.items.length) list.append(h("li", { class: "muted" }, "No changes recorded."));
+      if (data.next) {
+        const params = new URLSearchParams({ record_type: meta.name, record_id: record.id });
+        list.after(h("a", { href: `/app/changes?${params}` }, "Full history"));
+      }
     } catch (err) { fail(err); }
   }
 
