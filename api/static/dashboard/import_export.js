@@ -45,7 +45,9 @@
     exportButton.disabled = true;
     flash("");
     try {
-      const job = await api("exports", { method: "POST", json: {} });
+      const job = await api("exports", { method: "POST", json: {
+        gzip: document.getElementById("export-gzip").checked,
+        include_deleted: document.getElementById("export-deleted").checked } });
       loadRecent();
       await Jobs.follow(exportBox, job);
     } catch (err) {

@@ -7,6 +7,7 @@
   const more = document.getElementById("more");
   const detail = document.getElementById("job-detail");
   let cursor = null;
+  let refresh = null;
 
   async function cancel(job) {
     try {
@@ -25,6 +26,9 @@
       table.tBodies[0].append(...data.items.map((job) => Jobs.listRow(job, { onCancel: cancel, onSelect: select })));
       cursor = data.next;
       more.hidden = !cursor;
+      // Keep the first page live while something runs (not once the user paged further).
+      clearTimeout(refresh);
+      if (!cursor && data.items.some((job) => !Jobs.finished(job))) refresh = setTimeout(() => load(true), 2000);
     } catch (err) { fail(err); }
   }
 

@@ -39,7 +39,7 @@ const Jobs = (() => {
         ? h("p", {}, h("a", { class: "button", href: job.links.download, download: "", dataset: { testid: "download-link" } }, "Download file"))
         : null,
     ];
-    container.replaceChildren(...children);
+    container.replaceChildren(...children.filter(Boolean)); // replaceChildren would print "null"
   }
 
   async function renderErrors(container, job) {
@@ -71,7 +71,8 @@ const Jobs = (() => {
   /* A table of jobs with a cancel button for unfinished ones. */
   function listRow(job, { onCancel, onSelect } = {}) {
     return h("tr", { dataset: { jobId: job.id, status: job.status } },
-      h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); if (onSelect) onSelect(job); } }, job.kind)),
+      h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); if (onSelect) onSelect(job); } }, job.kind),
+        job.dry_run ? h("span", { class: "badge" }, "dry run") : null),
       h("td", {}, h("span", { class: `status ${job.status}` }, job.status.replace(/_/g, " "))),
       h("td", { class: "num" }, `${job.percent ?? 0}%`),
       h("td", { class: "num" }, String(job.error_count ?? 0)),
