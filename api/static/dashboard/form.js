@@ -71,7 +71,11 @@
   function toInputValue(spec, value) {
     if (value === null || value === undefined) return "";
     if (spec.input === "json") return Object.keys(value).length ? JSON.stringify(value, null, 2) : "";
-    if (spec.input === "datetime-local") return String(value).slice(0, 16);
+    if (spec.input === "datetime-local") {
+      // The API speaks UTC with an offset; the input shows the browser's local time.
+      const d = new Date(value);
+      return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    }
     return String(value);
   }
 
