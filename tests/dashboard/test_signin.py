@@ -1,6 +1,8 @@
 """Dashboard sign-in, sessions and CSRF through the Flask test client."""
 from __future__ import annotations
 
+from shared import db
+from shared.models import users
 from tests.dashboard.conftest import login_form_token, page_csrf, sign_in
 
 GENERIC = "Invalid email or password."
@@ -98,3 +100,25 @@ def test_failed_sign_ins_are_rate_limited_per_email_and_address(client, app, mem
     ok = sign_in(elsewhere, member["admin_email"], member["password"],
                  environ_base={"REMOTE_ADDR": "10.9.8.7"})
     assert ok.status_code == 302
+
+
+def test_every_sidebar_page_renders_for_a_signed_in_user(client, member):
+    sign_in(client, member["admin_email"], member["password"])
+    for path in ("/app/crm/accounts", "/app/crm/contacts", "/app/crm/leads",
+                 "/app/crm/opportunities", "/app/crm/activities", "/app/import-export",
+                 "/app/jobs", "/app/changes", "/app/crm/contacts/new",
+                 "/app/crm/accounts/acct_x/edit", "/app/crm/leads/lead_x"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert 'id="page-data"' in resp.get_data(as_text=True)
+    assert client.get("/app/crm/widgets").status_code == 404
+
+
+def test_a_deactivated_user_is_signed_out_at_once(client, member):
+    sign_in(client, member["admin_email"], member["password"])
+    assert client.get("/api/v1/me").status_code == 200
+    with db.transaction() as conn:
+        conn.execute(users.update().where(users.c.email == member["admin_email"])
+                     .values(is_active=False))
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/app/jobs").status_code == 302
