@@ -1,6 +1,10 @@
 """Dashboard sign-in, sessions and CSRF through the Flask test client."""
 from __future__ import annotations
 
+import gzip
+import io
+import json
+
 from shared import db
 from shared.models import users
 from tests.dashboard.conftest import login_form_token, page_csrf, sign_in
@@ -66,15 +70,33 @@ def test_login_form_without_csrf_token_is_refused(client, member):
 def test_session_api_writes_need_the_csrf_header_but_bearer_calls_do_not(client, member):
     sign_in(client, member["admin_email"], member["password"])
     token = page_csrf(client)
-    refused = client.post("/api/v1/me", json={})
+    refused = client.post("/api/v1/crm/accounts", json={"name": "Initech"})
     assert refused.status_code == 403
     assert refused.json["error"]["code"] == "csrf_failed"
-    wrong = client.post("/api/v1/me", json={}, headers={"X-CSRF-Token": "forged"})
-    assert wrong.status_code == 403
-    # With the token the request gets past authentication (this route only answers GET).
-    assert client.post("/api/v1/me", json={}, headers={"X-CSRF-Token": token}).status_code == 405
+    forged = client.post("/api/v1/crm/accounts", json={"name": "Initech"},
+                         headers={"X-CSRF-Token": "forged"})
+    assert forged.status_code == 403
+    created = client.post("/api/v1/crm/accounts", json={"name": "Initech"},
+                          headers={"X-CSRF-Token": token})
+    assert created.status_code == 201
+    assert client.get("/api/v1/crm/accounts").json["items"][0]["name"] == "Initech"
     # A bearer token is not ambient authority: no CSRF header needed, and it wins over the cookie.
-    assert client.post("/api/v1/me", json={}, headers=member["headers"]).status_code == 405
+    by_token = client.post("/api/v1/crm/accounts", json={"name": "Hooli"},
+                           headers=member["headers"])
+    assert by_token.status_code == 201
+    history = client.get("/api/v1/crm/change_events", query_string={"record_type": "account"})
+    assert {e["actor"].split(":")[0] for e in history.json["items"]} == {"user", "api_key"}
+
+
+def test_the_upload_form_path_accepts_a_gzipped_bundle_with_the_session(client, member):
+    sign_in(client, member["admin_email"], member["password"])
+    bundle = gzip.compress(json.dumps({"version": 1, "accounts": [{"name": "Globex"}]}).encode())
+    resp = client.post("/api/v1/crm/import?dry_run=true",
+                       headers={"X-CSRF-Token": page_csrf(client)},
+                       data={"file": (io.BytesIO(bundle), "bundle.json.gz")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 202, resp.json
+    assert resp.json["kind"] == "import" and resp.json["dry_run"] is True
 
 
 def test_logout_ends_the_session(client, member):
