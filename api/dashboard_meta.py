@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from shared.entities import ENTITIES, RECORD_TYPES, Entity
+from shared.entities import ENTITIES, RECORD_TYPES, Entity, Field
 
 # Sidebar order of the CRM section (people think accounts first, activities last).
 SIDEBAR = ("accounts", "contacts", "leads", "opportunities", "activities")
@@ -17,7 +17,7 @@ _INPUT_TYPES = {"email": "email", "date": "date", "datetime": "datetime-local",
                 "integer": "number", "count": "number", "decimal": "text", "object": "json"}
 
 
-def _field(entity: Entity, f) -> dict[str, Any]:
+def _field(f: Field) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": f.name, "kind": f.kind.name, "required": f.required,
                             "input": _INPUT_TYPES.get(f.kind.name, "text")}
     if "enum" in f.kind.openapi:
@@ -35,7 +35,9 @@ def _field(entity: Entity, f) -> dict[str, Any]:
 def entity_meta(entity: Entity) -> dict[str, Any]:
     refs = [{"name": r.name, "target": r.target, "column": r.column, "public_field": r.public_field}
             for r in entity.references]
-    fields = [_field(entity, f) for f in entity.fields]
+    fields = [_field(f) for f in entity.fields]
+    polymorphic = any(r.target == "*" for r in entity.references)
+    shown = [f.name for f in entity.fields if f.name != "stage_position"]
     return {
         "name": entity.name,
         "plural": entity.plural,
@@ -43,8 +45,8 @@ def entity_meta(entity: Entity) -> dict[str, Any]:
         "singular_label": entity.name.capitalize(),
         "fields": fields,
         "references": refs,
-        "list_columns": [f.name for f in entity.fields if f.name != "stage_position"][:LIST_COLUMNS],
-        "record_types": list(RECORD_TYPES) if any(r.target == "*" for r in entity.references) else [],
+        "list_columns": shown[:LIST_COLUMNS],
+        "record_types": list(RECORD_TYPES) if polymorphic else [],
     }
 
 
