@@ -26,7 +26,7 @@
 
   function fieldRow(spec, input) {
     return h("div", { class: "field", dataset: { field: spec.name } },
-      h("label", { for: input.id }, label(spec.name), spec.required ? h("span", { class: "req" }, " *") : null),
+      h("label", { for: input.id }, spec.label || label(spec.name), spec.required ? h("span", { class: "req" }, " *") : null),
       input, h("div", { class: "field-error", dataset: { errorFor: spec.name } }));
   }
 
@@ -47,8 +47,8 @@
 
   // Opportunities live in a pipeline stage: offer the organization's pipelines and stages.
   async function pipelineControls() {
-    const pipeSpec = { name: "pipeline_id", input: "select", choices: [] };
-    const stageSpec = { name: "pipeline_stage_id", input: "select", choices: [] };
+    const pipeSpec = { name: "pipeline_id", label: "pipeline", input: "select", choices: [] };
+    const stageSpec = { name: "pipeline_stage_id", label: "stage", input: "select", choices: [] };
     inputs.pipeline_id = control(pipeSpec);
     inputs.pipeline_stage_id = control(stageSpec);
     box.prepend(fieldRow(pipeSpec, inputs.pipeline_id), fieldRow(stageSpec, inputs.pipeline_stage_id));

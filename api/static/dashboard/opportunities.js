@@ -72,6 +72,9 @@
       const vb = value(b);
       return (va < vb ? -1 : va > vb ? 1 : 0) * sort.dir;
     });
+    if (columns.some((c) => c.next)) {
+      flash(`The table shows the first ${BOARD_LIMIT} opportunities of each stage; use the Kanban's "more" for the rest.`, "info");
+    }
     table.tBodies[0].replaceChildren(...rows.map((r) => h("tr", { dataset: { id: r.id } }, TABLE_COLUMNS.map(([key]) => h("td", {},
       key === "name" ? h("a", { href: recordHref("opportunities", r) }, r.name)
         : key === "amount" ? money(r.amount, "") : fmt(r[key]))))));
