@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import uuid
 
@@ -19,13 +20,29 @@ PREFIXES = {
 }
 
 
+_last = [0, 0]  # [millisecond, 12-bit sequence] of the previous uuid7 in this process
+_lock = threading.Lock()
+
+
 def uuid7() -> uuid.UUID:
-    """UUIDv7: time-ordered, so new rows land at the right edge of the primary-key index."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    """UUIDv7: time-ordered, so new rows land at the right edge of the primary-key index.
+
+    Within one millisecond the 12 `rand_a` bits count up (RFC 9562, method 1), so ids minted
+    by one process sort in creation order; lists ordered by id then match insertion order.
+    """
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last[0]:
+            ms, seq = _last[0], _last[1] + 1
+            if seq > 0xFFF:  # 4096 ids in one millisecond: borrow the next millisecond
+                ms, seq = ms + 1, 0
+        else:
+            seq = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
+        _last[0], _last[1] = ms, seq
+    rand = int.from_bytes(os.urandom(8), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= ((rand >> 68) & 0xFFF) << 64
+    value |= seq << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
