@@ -52,10 +52,11 @@ def get_engine() -> Engine:
     return engine_for(url)
 
 
-def dispose_engines() -> None:
-    """Drop pooled connections: after a fork a child must not reuse its parent's sockets."""
+def dispose_engines(close: bool = False) -> None:
+    """Forget pooled connections. After a fork (close=False) the child must not reuse, nor
+    close, its parent's sockets; at shutdown (close=True) they are closed properly."""
     for engine in _engines.values():
-        engine.dispose(close=False)
+        engine.dispose(close=close)
     _engines.clear()
 
 

@@ -48,7 +48,7 @@ def database_url() -> Iterator[str]:
     url = server.set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     yield url
-    db.dispose_engines()
+    db.dispose_engines(close=True)
     with psycopg.connect(_admin_conninfo(str(server.set(drivername="postgresql"))),
                          autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

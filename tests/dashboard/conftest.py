@@ -63,10 +63,15 @@ def live_server(app):
             pass
 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    # request threads are joined on close: one still talking to the database at interpreter
+    # exit can deadlock the connection pool's finalizers and hang the whole test run
+    server.daemon_threads = False
+    server.block_on_close = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    server.server_close()
     thread.join(10)
 
 
