@@ -18,6 +18,7 @@ from shared import db
 from shared.auth import Principal
 from shared.errors import Forbidden
 from shared.models import organizations, users
+from shared.services import dashboard_sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -44,11 +45,14 @@ def sign_in(user: dict) -> None:
     session["user_id"] = str(user["id"])
     session["org_id"] = str(user["organization_id"])
     session["email"] = user["email"]
+    session.update(dashboard_sessions.new_session())
     session.permanent = False
     csrf_token()
 
 
 def sign_out() -> None:
+    """End the session here and everywhere a copy of its cookie went."""
+    dashboard_sessions.revoke(session.get("sid"))
     session.clear()
 
 
@@ -60,6 +64,9 @@ def current_user() -> dict | None:
     try:
         user_uuid, org_uuid = uuid.UUID(user_id), uuid.UUID(org_id)
     except ValueError:
+        return None
+    if dashboard_sessions.expired(session.get("started")) or \
+            dashboard_sessions.revoked(session.get("sid")):
         return None
     # Looked up per request so a deactivated user loses access at once, not when the cookie ends.
     with db.transaction() as conn:

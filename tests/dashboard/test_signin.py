@@ -7,6 +7,7 @@ import json
 
 from shared import db
 from shared.models import users
+from shared.services import dashboard_sessions
 from tests.dashboard.conftest import login_form_token, page_csrf, sign_in
 
 GENERIC = "Invalid email or password."
@@ -107,6 +108,21 @@ def test_logout_ends_the_session(client, member):
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
     assert client.get("/app/jobs").status_code == 302
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_copied_session_cookie_dies_with_sign_out_and_with_age(client, app, member):
+    sign_in(client, member["admin_email"], member["password"])
+    copy = app.test_client()
+    copy.set_cookie("drippulse_session", client.get_cookie("drippulse_session").value)
+    assert copy.get("/api/v1/me").status_code == 200
+    client.post("/logout", data={"csrf_token": page_csrf(client)})
+    assert copy.get("/api/v1/me").status_code == 401
+    # A session that is older than its maximum age is refused even if never signed out.
+    sign_in(client, member["admin_email"], member["password"])
+    with client.session_transaction() as stored:
+        stored["started"] -= dashboard_sessions.MAX_AGE_SECONDS + 60
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/app/jobs").status_code == 302
 
 
 def test_failed_sign_ins_are_rate_limited_per_email_and_address(client, app, member):
