@@ -66,18 +66,18 @@ def jobs_table(jobs: list[dict], stream: TextIO) -> None:
 
 
 def job_details(job: dict, stream: TextIO) -> None:
-    print(f"id:         {job.get('id')}", file=stream)
-    print(f"kind:       {job.get('kind')}", file=stream)
-    print(f"status:     {job.get('status')}  ({job.get('percent', 0)}%)", file=stream)
+    print(f"id:            {job.get('id')}", file=stream)
+    print(f"kind:          {job.get('kind')}", file=stream)
+    print(f"status:        {job.get('status')}  ({job.get('percent', 0)}%)", file=stream)
     for key in ("created_at", "started_at", "finished_at"):
         if job.get(key):
-            print(f"{key + ':':<12}{job[key]}", file=stream)
+            print(f"{key + ':':<15}{job[key]}", file=stream)
     if job.get("error"):
-        print(f"error:      {job['error']}", file=stream)
-    print(f"errors:     {job.get('error_count', 0)}", file=stream)
+        print(f"error:         {job['error']}", file=stream)
+    print(f"errors:        {job.get('error_count', 0)}", file=stream)
     for name, link in (job.get("links") or {}).items():
         if link:
-            print(f"{name + ':':<12}{link}", file=stream)
+            print(f"{'link ' + name + ':':<15}{link}", file=stream)
     if job.get("progress") and job.get("kind") == "import":
         print(file=stream)
         import_summary(job, stream)

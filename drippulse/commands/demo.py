@@ -41,7 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Created organization {org['name']} ({org['organization_id']})")
     print("  " + ", ".join(f"{n} {plural}" for plural, n in counts.items()))
     print()
-    print(f"Sign in:   {url}/  as {email} / {password}")
+    print(f"Sign in:   {url}/login  as {email} / {password}")
     print(f"API key:   {org['api_key']}  (shown once)")
     if saved:
         print(f"           saved to {saved}; `drippulse import/export/jobs` in this "

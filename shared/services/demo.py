@@ -14,9 +14,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from shared import db
-from shared.entities import BY_NAME, ENTITIES, pipelines, stages
-from shared.ids import mint_public_id, uuid7
-from shared.models import change_events
+from shared.entities import BY_PLURAL, ENTITIES, pipelines, stages
+from shared.ids import mint_public_id
+from shared.services import records
 
 COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Logistics",
              "Wayne Foods", "Soylent Labs", "Hooli", "Vandelay Imports", "Tyrell Systems")
@@ -29,6 +29,9 @@ TITLES = ("CTO", "VP Sales", "Head of Operations", "Procurement Lead", "CFO", "I
 DEALS = ("Annual licence", "Pilot", "Expansion", "Support renewal", "Data migration")
 STAGE_NAMES = ("Unassigned", "Prospect", "Qualification", "Proposal", "Negotiation",
                "Won", "Lost")
+
+# bundle-only keys: timestamps are the server's, the stage name becomes a stage id
+WRITE_SKIP = ("created_at", "updated_at", "deleted_at", "pipeline_stage_name")
 
 # rows per entity at scale 1: a small organization a person can look through
 PER_SCALE = {"accounts": 5, "contacts": 12, "opportunities": 10, "leads": 6, "activities": 15}
@@ -116,47 +119,27 @@ def sample_rows(scale: int = 1, seed: int | None = None) -> Iterator[tuple[str, 
 
 
 def load_sample(organization_id: uuid.UUID, scale: int = 1, seed: int | None = None) -> dict:
-    """Store the sample in one tenant transaction; each row gets a `created` change event."""
+    """Store the sample through the records service, as the API would: the same validation,
+    reference resolution, board positions and `created` change events as any client's rows."""
     counts = {e.plural: 0 for e in ENTITIES}
-    ids: dict[str, uuid.UUID] = {}
     with db.tenant_transaction(organization_id) as conn:
-        pipeline_id, stage_ids = _default_pipeline(conn, organization_id)
-        for plural, row in sample_rows(scale, seed):
-            entity = next(e for e in ENTITIES if e.plural == plural)
-            record_id = uuid7()
-            ids[row["public_id"]] = record_id
-            values = {"id": record_id, "organization_id": organization_id,
-                      "public_id": row["public_id"], "external_system": row["external_system"],
-                      "external_id": row["external_id"], "custom_fields": {}}
-            for f in entity.fields:
-                if row.get(f.name) is not None:
-                    values[f.name] = f.kind.convert(row[f.name])
-            for ref in entity.references:
-                target = row.get(ref.public_field)
-                values[ref.column] = ids.get(target) if target else None
-            if entity is BY_NAME["opportunity"]:
-                values["pipeline_id"] = pipeline_id
-                values["pipeline_stage_id"] = stage_ids[row["pipeline_stage_name"]]
-            if entity is BY_NAME["activity"]:
-                values["record_type"] = row["record_type"]
-            conn.execute(entity.table.insert().values(
-                created_at=sa.func.now(), updated_at=sa.func.now(), **values))
-            conn.execute(change_events.insert().values(
-                id=uuid7(), organization_id=organization_id, record_type=entity.name,
-                record_id=record_id, public_id=row["public_id"], event_type="created",
-                changes={}, actor="demo"))
-            counts[plural] += 1
+        stage_ids = _default_stages(conn, organization_id)
+    for plural, row in sample_rows(scale, seed):
+        body = {k: v for k, v in row.items() if k not in WRITE_SKIP}
+        if plural == "opportunities":
+            body["pipeline_stage_id"] = str(stage_ids[row["pipeline_stage_name"]])
+        records.create(BY_PLURAL[plural], organization_id, body, actor="demo")
+        counts[plural] += 1
     return counts
 
 
-def _default_pipeline(conn: sa.Connection,
-                      organization_id: uuid.UUID) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+def _default_stages(conn: sa.Connection, organization_id: uuid.UUID) -> dict[str, uuid.UUID]:
     pipeline_id = conn.execute(sa.select(pipelines.c.id).where(
         pipelines.c.organization_id == organization_id, pipelines.c.is_default,
         pipelines.c.deleted_at.is_(None))).scalar_one()
     rows = conn.execute(sa.select(stages.c.name, stages.c.id).where(
         stages.c.organization_id == organization_id, stages.c.pipeline_id == pipeline_id))
-    return pipeline_id, {name: stage_id for name, stage_id in rows}
+    return {name: stage_id for name, stage_id in rows}
 
 
 def write_sample_bundle(out, scale: int = 1, seed: int | None = None) -> dict:
