@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+import redis
 
 from bench.generate import write_bundle
 from shared import config
@@ -36,6 +37,9 @@ def isolated_queue(settings):
     env = {"DRIPPULSE_QUEUE_PREFIX": prefix, "DRIPPULSE_BATCH_SIZE": "100"}
     yield (lambda name, args: app.send_task(name, args=args)), env
     app.close()
+    client = redis.Redis.from_url(settings.redis_url)
+    for key in client.scan_iter(match=f"{prefix}*"):  # the dead worker's unacked messages
+        client.delete(key)
 
 
 def _progress(org_id: uuid.UUID, job_id) -> dict:
@@ -76,7 +80,7 @@ def test_killed_worker_mid_import_resumes_exactly_once(settings, org, tmp_path, 
                 last, last_change = done, time.monotonic()
             # the beat sweeper's job, done here at once: re-enqueue what the dead worker held
             if (sweeps == 0 or time.monotonic() - last_change > 5) and sweeps < 3:
-                sweep_stale_jobs(enqueue, 0)
+                sweep_stale_jobs(enqueue, 0, organization_id=org_id)
                 sweeps += 1
                 last_change = time.monotonic()
             assert time.monotonic() < deadline, f"import did not finish: {job_now}"
