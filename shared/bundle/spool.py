@@ -33,13 +33,31 @@ _CONTAINER_END = ("end_map", "end_array")
 class BundleError(Exception):
     """The upload is not a bundle at all: the job fails with this code and message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, offset: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.offset = offset
 
     def as_error(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        error = {"code": self.code, "message": self.message}
+        if self.offset is not None:
+            error["offset"] = self.offset
+        return error
+
+
+class CountingReader:
+    """Counts the bytes the parser has consumed, so a broken bundle is reported with where it
+    broke (to within the parser's read buffer)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.consumed += len(chunk)
+        return chunk
 
 
 def spool_key(organization_id: uuid.UUID, job_id: uuid.UUID, plural: str) -> str:
@@ -139,7 +157,7 @@ def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
 
     spools: dict[str, _EntitySpool] = {}
     with ExitStack() as stack:
-        stream = stack.enter_context(open_upload(storage, upload_key))
+        stream = CountingReader(stack.enter_context(open_upload(storage, upload_key)))
         try:
             events = ijson.parse(stream, use_float=True)
             first = next(events, None)
@@ -177,7 +195,10 @@ def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
             for _ in events:  # trailing bytes after the bundle must still be valid JSON
                 raise BundleError("invalid_json", "unexpected data after the bundle")
         except ijson.JSONError as exc:
-            raise BundleError("invalid_json", f"the upload is not valid JSON: {exc}") from exc
+            raise BundleError(
+                "invalid_json",
+                f"the upload is not valid JSON (breaks off or goes wrong within the first "
+                f"{stream.consumed} bytes): {exc}", offset=stream.consumed) from exc
         except (OSError, EOFError, zlib.error) as exc:
             raise BundleError("invalid_gzip", f"the gzip upload cannot be read: {exc}") from exc
         for spool in spools.values():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,17 @@ def percent(progress: dict[str, dict[str, int]], status: str) -> int:
     return min(99, int(done * 100 / total)) if total else 0
 
 
+def rows_per_second(progress: dict[str, dict[str, int]], started: datetime | None,
+                    finished: datetime | None) -> float | None:
+    """Rows processed per second since the job started (until it finished)."""
+    if started is None:
+        return None
+    end = finished or datetime.now(started.tzinfo)
+    seconds = (end - started).total_seconds()
+    done = sum(p.get("processed", 0) for p in progress.values())
+    return round(done / seconds, 1) if seconds > 0 else None
+
+
 def job_json(row: Any) -> dict[str, Any]:
     m = row._mapping if hasattr(row, "_mapping") else row
     job_id = str(m["id"])
@@ -51,6 +63,7 @@ def job_json(row: Any) -> dict[str, Any]:
         "progress": progress,
         "percent": percent(progress, m["status"]),
         "error_count": m["error_count"],
+        "rows_per_second": rows_per_second(progress, m["started_at"], m["finished_at"]),
         "error": m["error"],
         "dry_run": bool((m["params"] or {}).get("dry_run")),
         "attempts": m["attempts"],
@@ -157,6 +170,17 @@ def list_errors(organization_id: uuid.UUID, job_id: str, *, cursor: str | None =
     items = [{"entity": r.entity, "index": r.row_index, "public_id": r.public_id,
               "field": r.field, "code": r.code, "message": r.message} for r in rows]
     return items, next_cursor
+
+
+def iter_errors(organization_id: uuid.UUID, job_id: str, page_size: int = 1000
+                ) -> Iterator[dict]:
+    """Every row error of a job, fetched page by page (a download of any size in flat memory)."""
+    cursor = None
+    while True:
+        items, cursor = list_errors(organization_id, job_id, cursor=cursor, limit=page_size)
+        yield from items
+        if cursor is None:
+            return
 
 
 def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
