@@ -87,6 +87,8 @@ def test_download_rules(client, org, other_org, worker):
     seed_small(org["organization_id"])
     job = finished(org, start_export(client, org)["id"])
     url = job["links"]["download"]
+    head = client.head(url, headers=org["headers"])
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == job["result_size"]
     assert client.get(url, headers=other_org["headers"]).status_code == 404
     assert client.get(url).status_code == 401
     missing = client.get(f"{API}/jobs/{uuid.uuid4()}/download", headers=org["headers"])
