@@ -48,7 +48,7 @@ def error_file(job_id: str, fmt: str) -> Response:
     body = error_export.render(job_service.iter_errors(org, str(job.id)), fmt)
     response = Response(stream_with_context(body), mimetype=error_export.FORMATS[fmt])
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="drippulse-job-{str(job.id)[:8]}-errors.{fmt}"')
+        f'attachment; filename="drippulse-job-{str(job.id)[-8:]}-errors.{fmt}"')
     return response
 
 

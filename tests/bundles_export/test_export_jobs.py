@@ -62,7 +62,7 @@ def test_export_job_file_equals_the_streamed_bundle(client, org, worker, setting
     assert int(resp.headers["Content-Length"]) == len(body) == job["result_size"]
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     assert resp.headers["Content-Disposition"] == \
-        f'attachment; filename="drippulse-export-{day}-{job["id"][:8]}.json"'
+        f'attachment; filename="drippulse-export-{day}-{job["id"][-8:]}.json"'
     streamed = json.loads(client.get(f"{API}/export", headers=org["headers"]).get_data())
     assert without_exported_at(json.loads(body)) == without_exported_at(streamed)
 
