@@ -198,16 +198,22 @@ def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.
                  .values(error_count=jobs.c.error_count + len(errors)))
 
 
+def _locked_job(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID) -> Any:
+    """The job row, locked until the transaction ends (status changes are decided under it)."""
+    row = conn.execute(
+        sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == job_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound("Job not found")
+    return row
+
+
 def request_cancel(organization_id: uuid.UUID, job_id: str) -> Any:
     """Queued jobs are cancelled at once; running ones stop at their next batch boundary."""
     jid = _job_id(job_id)
     with db.tenant_transaction(organization_id) as conn:
-        row = conn.execute(
-            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
-            .with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise NotFound("Job not found")
+        row = _locked_job(conn, organization_id, jid)
         if row.status in FINISHED:
             raise Conflict(f"Job already {row.status}", {"status": row.status})
         values: dict[str, Any] = {"cancel_requested": True}
@@ -222,12 +228,7 @@ def retry_job(organization_id: uuid.UUID, job_id: str) -> Any:
     """Queue a failed job again; it resumes from its checkpoint (committed batches stay done)."""
     jid = _job_id(job_id)
     with db.tenant_transaction(organization_id) as conn:
-        row = conn.execute(
-            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
-            .with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise NotFound("Job not found")
+        row = _locked_job(conn, organization_id, jid)
         if row.status != "failed":
             raise Conflict(f"Only failed jobs can be retried; this one is {row.status}",
                            {"status": row.status})
