@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
@@ -122,3 +123,54 @@ def test_oversized_strings_are_422_naming_the_field(app, client, org, entity_nam
     assert resp.status_code == 422
     assert set(text_fields) | {"external_id"} <= set(_details(resp)), _details(resp).keys()
     assert huge not in resp.get_data(as_text=True)  # the error does not echo the payload back
+
+
+def _upload_leftovers(settings, org_id: str) -> tuple[int, list[str]]:
+    from pathlib import Path
+
+    from shared.models import jobs
+
+    with db.transaction() as conn:
+        count = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
+            jobs.c.organization_id == uuid.UUID(org_id))).scalar()
+    root = Path(settings.storage_dir)
+    return count, [str(p) for p in root.rglob("*") if p.is_file() and org_id in str(p)]
+
+
+def test_oversize_upload_is_413_and_leaves_nothing(app, client, org, fresh_settings):
+    routes.require(app, f"{CRM}/import")
+    from tests.conftest import replace_settings
+
+    settings = replace_settings(fresh_settings, max_upload_bytes=4096)
+    body = b'{"version": 1, "accounts": [' + b'{"name": "x"},' * 1000 + b'{"name": "y"}]}'
+    declared = client.post(f"{CRM}/import", headers=org["headers"], data=body,
+                           content_type="application/json")
+    streamed = client.post(f"{CRM}/import", headers=org["headers"],
+                           data={"file": (io.BytesIO(body), "bundle.json")},
+                           content_type="multipart/form-data")
+    for resp in (declared, streamed):
+        assert resp.status_code == 413, resp.get_data(as_text=True)
+        assert resp.json["error"]["code"] == "payload_too_large"
+    assert _upload_leftovers(settings, org["organization_id"]) == (0, [])
+
+
+def test_every_route_is_behind_the_rate_limit(app, client, org, other_org, fresh_settings):
+    import importlib.util
+
+    if importlib.util.find_spec("shared.ratelimit") is None:
+        pytest.skip("no rate limiter in this build")
+    from tests.conftest import replace_settings
+
+    replace_settings(fresh_settings, rate_limit_per_minute=1)
+    assert client.get("/api/v1/me", headers=org["headers"]).status_code == 200
+    failures = []
+    for route in routes.protected_routes(app):
+        url = routes.build_url(app, route, {a: str(uuid7()) for a in route.args})
+        for method in route.methods:
+            resp = client.open(url, method=method, headers=org["headers"], json={})
+            if resp.status_code != 429 or resp.json["error"]["code"] != "rate_limited" \
+                    or int(resp.headers.get("Retry-After", "0")) < 1:
+                failures.append(f"{method} {route.rule}: {resp.status_code}")
+    assert failures == []
+    # the budget is per organization: the other tenant is not throttled by this one
+    assert client.get("/api/v1/me", headers=other_org["headers"]).status_code == 200
