@@ -23,6 +23,7 @@ class Route:
     endpoint: str
     methods: tuple[str, ...]
     args: dict[str, str] = field(default_factory=dict)  # path argument -> kind
+    params: tuple[str, ...] = ()  # every path argument, classified or not
 
 
 def _records() -> dict[str, dict[str, str]]:
@@ -51,6 +52,7 @@ CLASSIFIED: dict[str, dict[str, str]] = {
     "/api/v1/crm/jobs/<job_id>": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/errors": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/cancel": {"job_id": "job"},
+    "/api/v1/crm/jobs/<job_id>/retry": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/download": {"job_id": "export_job"},
 }
 
@@ -71,7 +73,8 @@ def api_routes(app: Flask) -> list[Route]:
             continue
         methods = tuple(sorted((rule.methods or set()) - IGNORED_METHODS))
         path = plain(rule.rule)
-        routes.append(Route(path, rule.endpoint, methods, dict(CLASSIFIED.get(path, {}))))
+        routes.append(Route(path, rule.endpoint, methods, dict(CLASSIFIED.get(path, {})),
+                            tuple(_CONVERTER.findall(rule.rule))))
     return sorted(routes, key=lambda r: (r.rule, r.methods))
 
 

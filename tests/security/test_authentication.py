@@ -55,7 +55,7 @@ def bad_credentials(org, settings) -> dict[str, dict[str, str]]:
 def test_every_route_refuses_bad_credentials_with_401_json(app, client, bad_credentials):
     failures = []
     for route in routes.protected_routes(app):
-        values = {arg: str(uuid.uuid4()) for arg in route.args}
+        values = {arg: str(uuid.uuid4()) for arg in route.params}
         url = routes.build_url(app, route, values)
         for method in route.methods:
             for name, headers in bad_credentials.items():

@@ -165,7 +165,7 @@ def test_every_route_is_behind_the_rate_limit(app, client, org, other_org, fresh
     assert client.get("/api/v1/me", headers=org["headers"]).status_code == 200
     failures = []
     for route in routes.protected_routes(app):
-        url = routes.build_url(app, route, {a: str(uuid7()) for a in route.args})
+        url = routes.build_url(app, route, {a: str(uuid7()) for a in route.params})
         for method in route.methods:
             resp = client.open(url, method=method, headers=org["headers"], json={})
             if resp.status_code != 429 or resp.json["error"]["code"] != "rate_limited" \
