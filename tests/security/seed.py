@@ -6,6 +6,7 @@ test to create it.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -86,3 +87,16 @@ def seed_organization(organization_id: str | uuid.UUID) -> Owned:
         owned.rows["user"] = {"id": organizations.create_user(
             conn, org, f"{marker}@users.example", "long-password-1"), "public_id": None}
     return owned
+
+
+def snapshot(organization_id: uuid.UUID) -> dict[str, list]:
+    """Every row the organization owns, in every tenant table (the system view)."""
+    with db.transaction() as conn:
+        tables = conn.execute(sa.text(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'crm' "
+            "AND column_name = 'organization_id' AND table_name <> 'api_keys'")).scalars().all()
+        return {t: sorted(json.dumps(dict(r._mapping), default=str, sort_keys=True)
+                          for r in conn.execute(sa.text(
+                              f"SELECT * FROM crm.{t} WHERE organization_id = :o"),
+                              {"o": organization_id}))
+                for t in tables}

@@ -7,17 +7,12 @@ victim's rows are unchanged afterwards.
 """
 from __future__ import annotations
 
-import json
-import uuid
-
 import pytest
-import sqlalchemy as sa
 
-from shared import db
 from shared.entities import BY_NAME
 from shared.ids import PREFIXES, mint_public_id, uuid7
 from tests.security import routes
-from tests.security.seed import Owned, seed_organization
+from tests.security.seed import Owned, seed_organization, snapshot
 
 
 # A body each mutating method may carry, so the request is otherwise valid and only the id is
@@ -31,19 +26,6 @@ def body_for(method: str, kind: str) -> dict | None:
 @pytest.fixture
 def victim(other_org) -> Owned:
     return seed_organization(other_org["organization_id"])
-
-
-def snapshot(organization_id: uuid.UUID) -> dict[str, list]:
-    """Every row the organization owns, in every tenant table (the system view)."""
-    with db.transaction() as conn:
-        tables = conn.execute(sa.text(
-            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'crm' "
-            "AND column_name = 'organization_id' AND table_name <> 'api_keys'")).scalars().all()
-        return {t: sorted(json.dumps(dict(r._mapping), default=str, sort_keys=True)
-                          for r in conn.execute(sa.text(
-                              f"SELECT * FROM crm.{t} WHERE organization_id = :o"),
-                              {"o": organization_id}))
-                for t in tables}
 
 
 def id_forms(owned: Owned, kind: str) -> list[tuple[str, str, str]]:
