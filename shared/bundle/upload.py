@@ -47,7 +47,7 @@ def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID
     storage = get_storage()
     try:
         with storage.writer(key) as out:
-            while chunk := source.read(CHUNK):
+            while chunk := _read(source):
                 total += len(chunk)
                 if total > limit:
                     raise PayloadTooLarge(f"the upload exceeds {limit} bytes",
@@ -66,6 +66,14 @@ def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID
         storage.delete(key)
         raise
     return StoredUpload(key, total, digest.hexdigest(), head.startswith(GZIP_MAGIC))
+
+
+def _read(source: BinaryIO) -> bytes:
+    try:
+        return source.read(CHUNK)
+    except OSError as exc:  # the client went away mid-body (gunicorn: NoMoreData and kin)
+        raise BadRequest("the upload was interrupted before its end",
+                         code="incomplete_upload") from exc
 
 
 def _cheap_checks(head: bytes, size: int, expect_gzip: bool) -> None:
