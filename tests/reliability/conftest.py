@@ -6,9 +6,9 @@ import pytest
 from tests.reliability.harness import Sweeper, Workers
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def exclusive_queues(worker):
-    """Only this module's workers consume the queues: the session's shared worker pauses
+    """Only this folder's workers consume the queues: the session's shared worker pauses
     (a worker we do not kill would quietly finish the jobs we are trying to break)."""
     worker.stop()
     yield

@@ -197,8 +197,12 @@ class Sweeper(threading.Thread):
         """Beat's sweep right after a death, instead of waiting for the job to look stale:
         re-enqueued once Postgres has dropped the dead worker's locks."""
         before = job_row(job_id).updated_at
-        wait_for(lambda: self.sweep(0) >= 0 and job_row(job_id).updated_at > before,
-                 timeout=60, interval=0.2, message=f"job {job_id} to be re-enqueued")
+
+        def resumed() -> bool:
+            self.sweep(0)
+            row = job_row(job_id)
+            return row.updated_at > before or row.status not in ("queued", "running")
+        wait_for(resumed, timeout=60, interval=0.2, message=f"job {job_id} to be re-enqueued")
 
     def run(self) -> None:
         while not self.halt.wait(self.interval):
