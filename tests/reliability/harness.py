@@ -133,15 +133,26 @@ def assert_imported_exactly(org_id: uuid.UUID, job_id: uuid.UUID, bundle: dict) 
 
 
 def assert_batches_whole(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
-    """With no worker running: every committed batch is complete (rows, events and counters
-    commit together), so the stored rows equal the job's own counters."""
-    job = job_row(job_id)
-    events = imported_events(org_id, job_id)
-    for entity in ENTITIES:
-        progress = (job.progress or {}).get(entity.plural, {})
-        n = len(stored(org_id, entity.plural))
-        assert n == progress.get("created", 0), (entity.plural, n, progress)
-        assert events.get(entity.name, (0, 0)) == (n, n), (entity.plural, events)
+    """Every committed batch is complete: its rows, their events and the job's counters commit
+    together, so in one snapshot the stored rows equal the job's own counters. Read in a single
+    REPEATABLE READ transaction, this holds even while another worker keeps committing."""
+    ce = change_events
+    engine = db.get_engine().execution_options(isolation_level="REPEATABLE READ")
+    with engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('app.current_org', :o, true)"), {"o": str(org_id)})
+        progress = conn.execute(sa.select(jobs.c.progress).where(
+            jobs.c.organization_id == org_id, jobs.c.id == job_id)).scalar() or {}
+        events = dict(conn.execute(
+            sa.select(ce.c.record_type, sa.func.count()).where(
+                ce.c.organization_id == org_id, ce.c.job_id == job_id,
+                ce.c.event_type == "imported").group_by(ce.c.record_type)).all())
+        for entity in ENTITIES:
+            t = entity.table
+            n = conn.execute(sa.select(sa.func.count()).select_from(t).where(
+                t.c.organization_id == org_id)).scalar()
+            created = progress.get(entity.plural, {}).get("created", 0)
+            assert n == created == events.get(entity.name, 0), (entity.plural, n, progress,
+                                                                events)
 
 
 class Workers:
