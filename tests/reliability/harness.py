@@ -176,9 +176,16 @@ class Workers:
         proc.proc.wait(30)
 
     def close(self) -> None:
+        # kill every group, even one whose main process already exited: a pool process left
+        # behind would keep consuming the queues of the next test
         for proc in self.started:
-            if proc.proc is not None and proc.proc.poll() is None:
-                self.kill9(proc)
+            if proc.proc is None:
+                continue
+            try:
+                os.killpg(proc.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.proc.wait(30)
 
 
 class Sweeper(threading.Thread):
