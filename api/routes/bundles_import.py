@@ -42,6 +42,7 @@ def post_import():
         if request.content_length is not None and request.content_length > limit:
             raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
         source = request.stream
+        expected_size = request.content_length
         expect_gzip = encoding == "gzip"
     elif mimetype == "multipart/form-data":
         if (request.content_length is not None
@@ -51,6 +52,7 @@ def post_import():
         if upload is None:
             raise ValidationFailed("No file", {"file": ["a multipart field named file is required"]})
         source = upload.stream
+        expected_size = None  # the multipart parser checks the framing itself
         expect_gzip = (upload.filename or "").lower().endswith(".gz")
     else:
         raise UnsupportedMediaType(
@@ -58,7 +60,7 @@ def post_import():
             "multipart/form-data field named file", {"content_type": mimetype or None})
     job, created = submit_import(context.org_id(), context.actor(), source, limit=limit,
                                  dry_run=dry_run, idempotency_key=key, expect_gzip=expect_gzip,
-                                 enqueue=enqueue)
+                                 enqueue=enqueue, expected_size=expected_size)
     body = job_json(job)
     response = jsonify(body)
     response.status_code = 202 if created else 200

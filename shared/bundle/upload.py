@@ -38,7 +38,8 @@ class StoredUpload:
 
 
 def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID,
-                 limit: int, *, expect_gzip: bool = False) -> StoredUpload:
+                 limit: int, *, expect_gzip: bool = False,
+                 expected_size: int | None = None) -> StoredUpload:
     key = f"uploads/{organization_id}/{job_id}.bundle"
     digest = hashlib.sha256()
     total = 0
@@ -46,7 +47,7 @@ def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID
     storage = get_storage()
     try:
         with storage.writer(key) as out:
-            while chunk := source.read(CHUNK):
+            while chunk := _read(source):
                 total += len(chunk)
                 if total > limit:
                     raise PayloadTooLarge(f"the upload exceeds {limit} bytes",
@@ -55,11 +56,24 @@ def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID
                     head += chunk[:64]
                 digest.update(chunk)
                 out.write(chunk)
+            # Behind gunicorn the body stream just ends when the client hangs up mid-upload
+            # (wsgi.input_terminated): a short body must not become a job.
+            if expected_size is not None and total != expected_size:
+                raise BadRequest(f"the upload ended after {total} of the {expected_size} bytes "
+                                 "its Content-Length announced", code="incomplete_upload")
             _cheap_checks(head, total, expect_gzip)
     except BaseException:
         storage.delete(key)
         raise
     return StoredUpload(key, total, digest.hexdigest(), head.startswith(GZIP_MAGIC))
+
+
+def _read(source: BinaryIO) -> bytes:
+    try:
+        return source.read(CHUNK)
+    except OSError as exc:  # the client went away mid-body (gunicorn: NoMoreData and kin)
+        raise BadRequest("the upload was interrupted before its end",
+                         code="incomplete_upload") from exc
 
 
 def _cheap_checks(head: bytes, size: int, expect_gzip: bool) -> None:
@@ -77,11 +91,13 @@ def _cheap_checks(head: bytes, size: int, expect_gzip: bool) -> None:
 
 def submit_import(organization_id: uuid.UUID, actor: str, source: BinaryIO, *, limit: int,
                   dry_run: bool, idempotency_key: str | None, expect_gzip: bool,
-                  enqueue: Callable[[str, list], None]) -> tuple[Any, bool]:
+                  enqueue: Callable[[str, list], None],
+                  expected_size: int | None = None) -> tuple[Any, bool]:
     """Store the upload and create + enqueue its job; returns (job row, created?). With an
     Idempotency-Key seen before with the same body, the earlier job comes back (created=False)."""
     job_id = uuid7()
-    upload = store_upload(source, organization_id, job_id, limit, expect_gzip=expect_gzip)
+    upload = store_upload(source, organization_id, job_id, limit, expect_gzip=expect_gzip,
+                          expected_size=expected_size)
     request_hash = f"sha256:{upload.sha256}:{'dry_run' if dry_run else 'apply'}"
     try:
         row = _create(organization_id, actor, job_id, upload, request_hash, dry_run,

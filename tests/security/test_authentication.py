@@ -1,0 +1,80 @@
+"""API2 broken authentication: every /api/v1 route and method refuses bad credentials with 401.
+
+The routes come from the app's URL map, so a route added later is covered without editing this
+file; `test_every_api_route_is_classified` makes sure the tenancy probes know it too.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from shared import auth, db
+from shared.services import organizations
+from tests.security import routes
+
+
+def test_every_api_route_is_classified(app):
+    assert routes.api_routes(app), "no /api/v1 routes found"
+    assert routes.unclassified(app) == [], (
+        "add these routes to tests/security/routes.py CLASSIFIED (argument -> kind)")
+
+
+@pytest.fixture
+def bad_credentials(org, settings) -> dict[str, dict[str, str]]:
+    org_id = org["organization_id"]
+    revoked = organizations.create_organization("Revoked key org")
+    with db.transaction() as conn:
+        assert auth.revoke_api_key(conn, uuid.UUID(revoked["organization_id"]),
+                                   revoked["api_key"].split("_")[1])
+    claims = {"org": org_id, "sub": "probe", "aud": "drippulse", "exp": 4102444800}
+    tokens = {
+        "revoked key": revoked["api_key"],
+        "unknown key": "dp_000000000000_" + "x" * 43,
+        "tampered key": org["api_key"][:-4] + "AAAA",
+        "garbage": "not-a-token",
+        "expired jwt": auth.issue_jwt(uuid.UUID(org_id), "probe", ttl=timedelta(seconds=-30)),
+        "alg none": jwt.encode(claims, key=None, algorithm="none"),
+        "wrong audience": jwt.encode(claims | {"aud": "someone-else"}, settings.secret_key,
+                                     algorithm="HS256"),
+        "wrong secret": jwt.encode(claims, "not-the-secret-" + "k" * 32, algorithm="HS256"),
+        "unknown org": jwt.encode(claims | {"org": str(uuid.uuid4())}, settings.secret_key,
+                                  algorithm="HS256"),
+        "no exp": jwt.encode({k: v for k, v in claims.items() if k != "exp"},
+                             settings.secret_key, algorithm="HS256"),
+    }
+    headers = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
+    headers["no header"] = {}
+    headers["basic scheme"] = {"Authorization": "Basic dXNlcjpwYXNz"}
+    headers["empty bearer"] = {"Authorization": "Bearer "}
+    return headers
+
+
+def test_every_route_refuses_bad_credentials_with_401_json(app, client, bad_credentials):
+    failures = []
+    for route in routes.protected_routes(app):
+        values = {arg: str(uuid.uuid4()) for arg in route.params}
+        url = routes.build_url(app, route, values)
+        for method in route.methods:
+            for name, headers in bad_credentials.items():
+                resp = client.open(url, method=method, headers=headers, json={})
+                body = resp.get_json(silent=True) or {}
+                if resp.status_code != 401 or body.get("error", {}).get("code") != "unauthorized":
+                    failures.append(f"{method} {route.rule} [{name}] -> {resp.status_code}")
+    assert failures == []
+
+
+def test_public_routes_need_no_credentials_and_hold_no_tenant_data(app, client, org):
+    for route in routes.api_routes(app):
+        if route.rule in routes.PUBLIC:
+            resp = client.get(route.rule)
+            assert resp.status_code == 200, route.rule
+            assert org["organization_id"] not in resp.get_data(as_text=True)
+
+
+def test_valid_credentials_pass(client, org):
+    token = auth.issue_jwt(uuid.UUID(org["organization_id"]), "probe")
+    for headers in (org["headers"], {"Authorization": f"Bearer {token}"}):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
