@@ -42,6 +42,7 @@ class Settings:
     s3_bucket: str | None
     s3_endpoint_url: str | None
     retention_days: int
+    max_active_jobs_per_org: int
     celery_queue_prefix: str = ""
     # gunicorn with several processes: prometheus_client sums their counters from this directory
     prometheus_multiproc_dir: str | None = None
@@ -95,6 +96,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         s3_bucket=env.get("DRIPPULSE_S3_BUCKET") or None,
         s3_endpoint_url=env.get("DRIPPULSE_S3_ENDPOINT_URL") or None,
         retention_days=_int(env, "DRIPPULSE_RETENTION_DAYS", 30),
+        max_active_jobs_per_org=_int(env, "DRIPPULSE_MAX_ACTIVE_JOBS", 20),
         celery_queue_prefix=env.get("DRIPPULSE_QUEUE_PREFIX", ""),
         prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         metrics_token=env.get("DRIPPULSE_METRICS_TOKEN") or None,

@@ -56,8 +56,8 @@ class ValidationFailed(AppError):
 class RateLimited(AppError):
     status, code = 429, "rate_limited"
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, {"retry_after": retry_after})
+    def __init__(self, message: str, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, {"retry_after": retry_after}, code=code)
         self.retry_after = retry_after
 
 

@@ -11,6 +11,7 @@ from api.body import json_body
 from api.enqueue import enqueue_quietly
 from shared.bundle import export_files, export_jobs, export_options
 from shared.bundle.export_stream import stream_bundle
+from shared.services import jobs as job_service
 from shared.services.jobs import job_json
 
 bp = Blueprint("bundles_export", __name__, url_prefix="/api/v1/crm")
@@ -48,6 +49,7 @@ def export_now():
 def create_export():
     request.max_content_length = MAX_OPTIONS_BYTES  # options only: larger bodies get a 413
     options = export_options.parse_body(json_body() if request.get_data(cache=True) else None)
+    job_service.ensure_capacity(context.org_id())
     job = export_jobs.create_export_job(context.org_id(), options, context.actor())
     # committed first; if the broker is down the job stays queued and the sweeper sends it later
     enqueue_quietly(EXPORT_TASK, [str(job.id)])

@@ -8,6 +8,7 @@ from api.enqueue import enqueue
 from shared.bundle.upload import submit_import
 from shared.config import get_settings
 from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from shared.services import jobs as job_service
 from shared.services.jobs import job_json
 
 bp = Blueprint("bundles_import", __name__, url_prefix="/api/v1/crm")
@@ -58,6 +59,8 @@ def post_import():
         raise UnsupportedMediaType(
             "Send the bundle as application/json (optionally Content-Encoding: gzip) or as a "
             "multipart/form-data field named file", {"content_type": mimetype or None})
+    if key is None:  # a replay with a known key answers with its job, whatever the load
+        job_service.ensure_capacity(context.org_id())
     job, created = submit_import(context.org_id(), context.actor(), source, limit=limit,
                                  dry_run=dry_run, idempotency_key=key, expect_gzip=expect_gzip,
                                  enqueue=enqueue, expected_size=expected_size)

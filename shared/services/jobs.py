@@ -9,8 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared import db
+from shared.config import get_settings
 from shared.entities import ENTITIES
-from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from shared.ids import parse_uuid, uuid7
 from shared.models import job_errors, jobs
 from shared.pagination import bad_cursor, decode_cursor, page
@@ -95,6 +96,21 @@ def create_job(conn: sa.Connection, organization_id: uuid.UUID, kind: str, *,
         ).returning(*jobs.c)
     ).one()
     return row
+
+
+def ensure_capacity(organization_id: uuid.UUID) -> None:
+    """One organization may have only so many queued or running jobs (0 = no limit), so a
+    runaway script cannot fill the queues that every tenant shares."""
+    limit = get_settings().max_active_jobs_per_org
+    if limit <= 0:
+        return
+    with db.tenant_transaction(organization_id) as conn:
+        active = conn.execute(sa.select(sa.func.count()).where(
+            jobs.c.organization_id == organization_id,
+            jobs.c.status.in_(("queued", "running")))).scalar()
+    if active >= limit:
+        raise RateLimited(f"{active} jobs are queued or running; at most {limit} at a time",
+                          retry_after=30, code="too_many_jobs")
 
 
 def find_idempotent(conn: sa.Connection, organization_id: uuid.UUID, kind: str,
