@@ -20,6 +20,9 @@ from shared.ids import uuid7
 from shared.models import api_keys, organizations, users
 
 JWT_AUDIENCE = "drippulse"
+# One answer for every credential that does not work (unknown, tampered, revoked, expired, wrong
+# audience or key...): the body must not tell an attacker which guess came closest.
+INVALID = "Invalid or expired credentials"
 JWT_ALGORITHM = "HS256"
 _hasher = PasswordHasher()
 # Verifying against a fixed hash when the user does not exist keeps timing uniform.
@@ -73,7 +76,7 @@ def revoke_api_key(conn: sa.Connection, organization_id: uuid.UUID, prefix: str)
 def _authenticate_api_key(token: str) -> Principal:
     parts = token.split("_", 2)
     if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise Unauthorized("Malformed API key")
+        raise Unauthorized(INVALID)
     _, prefix, secret = parts
     with db.transaction() as conn:
         row = conn.execute(
@@ -81,9 +84,9 @@ def _authenticate_api_key(token: str) -> Principal:
                       api_keys.c.revoked_at).where(api_keys.c.prefix == prefix)
         ).one_or_none()
         if row is None or not hmac.compare_digest(row.secret_hash, _secret_hash(secret)):
-            raise Unauthorized("Invalid API key")
+            raise Unauthorized(INVALID)
         if row.revoked_at is not None:
-            raise Unauthorized("API key has been revoked")
+            raise Unauthorized(INVALID)
         conn.execute(
             api_keys.update().where(api_keys.c.id == row.id)
             .where(sa.or_(api_keys.c.last_used_at.is_(None),
@@ -104,20 +107,20 @@ def _authenticate_jwt(token: str) -> Principal:
     try:
         claims = jwt.decode(
             token, get_settings().secret_key, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE,
-            options={"require": ["exp", "org", "sub", "aud"]},
+            options={"require": ["exp", "org", "sub", "aud"]}, leeway=0,
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("Token has expired") from exc
+        raise Unauthorized(INVALID) from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("Invalid token") from exc
+        raise Unauthorized(INVALID) from exc
     try:
         org = uuid.UUID(str(claims["org"]))
     except ValueError as exc:
-        raise Unauthorized("Invalid token") from exc
+        raise Unauthorized(INVALID) from exc
     with db.transaction() as conn:
         exists = conn.execute(sa.select(organizations.c.id).where(organizations.c.id == org)).first()
     if not exists:
-        raise Unauthorized("Invalid token")
+        raise Unauthorized(INVALID)
     return Principal(org, f"jwt:{claims['sub']}")
 
 

@@ -42,6 +42,8 @@ def bad_credentials(org, settings) -> dict[str, dict[str, str]]:
         "wrong secret": jwt.encode(claims, "not-the-secret-" + "k" * 32, algorithm="HS256"),
         "unknown org": jwt.encode(claims | {"org": str(uuid.uuid4())}, settings.secret_key,
                                   algorithm="HS256"),
+        "future nbf": jwt.encode(claims | {"nbf": 4102444000}, settings.secret_key,
+                                 algorithm="HS256"),
         "no exp": jwt.encode({k: v for k, v in claims.items() if k != "exp"},
                              settings.secret_key, algorithm="HS256"),
     }
@@ -78,3 +80,27 @@ def test_valid_credentials_pass(client, org):
     token = auth.issue_jwt(uuid.UUID(org["organization_id"]), "probe")
     for headers in (org["headers"], {"Authorization": f"Bearer {token}"}):
         assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def test_every_bad_token_gets_the_same_body(client, bad_credentials):
+    bodies = {}
+    for name, headers in bad_credentials.items():
+        if name in ("no header", "basic scheme", "empty bearer"):
+            continue  # these are told how to authenticate instead
+        resp = client.get("/api/v1/me", headers=headers)
+        assert resp.status_code == 401, name
+        bodies[name] = resp.get_data(as_text=True)
+    assert len(set(bodies.values())) == 1, bodies
+
+
+def test_api_keys_are_stored_only_hashed_and_never_logged(client, org, caplog, capfd):
+    key = org["api_key"]
+    secret = key.split("_", 2)[2]
+    client.get("/api/v1/me", headers=org["headers"])
+    client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}x"})
+    with db.transaction() as conn:
+        dump = conn.exec_driver_sql(
+            "SELECT string_agg(t::text, ' ') FROM crm.api_keys t").scalar()
+    assert secret not in dump and key not in dump
+    logged = caplog.text + "".join(capfd.readouterr())
+    assert secret not in logged
