@@ -116,3 +116,14 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
+
+
+UNLABELLED_JS = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea')]
+  .filter((el) => !el.closest('[hidden]') && !el.labels.length && !el.getAttribute('aria-label'))
+  .map((el) => el.outerHTML)"""
+
+
+def unlabelled_controls(page) -> list[str]:
+    """Form controls a screen reader would announce without a name (should be none)."""
+    return page.evaluate(UNLABELLED_JS)

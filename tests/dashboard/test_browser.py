@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.dashboard.conftest import browser_sign_in, screenshot
+from tests.dashboard.conftest import browser_sign_in, screenshot, unlabelled_controls
 
 
 def _column(page, stage_name: str):
@@ -18,6 +18,8 @@ def test_sign_in_and_create_a_contact_through_the_form(page, member):
     assert page.locator("[data-testid=org-name]").inner_text() == member["name"]
     page.click("nav >> text=Contacts")
     page.click("#new-record")
+    page.locator("#record-form[data-ready=true]").wait_for()
+    assert unlabelled_controls(page) == []
     page.fill("#f-first_name", "Ada")
     page.fill("#f-last_name", "Lovelace")
     page.fill("#f-email", "not-an-email")

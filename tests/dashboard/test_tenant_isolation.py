@@ -11,7 +11,7 @@ import pytest
 from shared import db
 from shared.services import jobs as job_service
 from shared.services import organizations
-from tests.dashboard.conftest import browser_sign_in
+from tests.dashboard.conftest import browser_sign_in, unlabelled_controls
 
 MARK = "Zanzibar"
 
@@ -50,6 +50,8 @@ def zanzibar(client, settings) -> dict:
 
 
 def _no_leak(page, zanzibar: dict) -> None:
+    # (while every page is open anyway: each of its form controls has a label)
+    assert unlabelled_controls(page) == []
     html = page.content()
     assert MARK not in html and zanzibar["name"] not in html
     text = page.inner_text("main")
