@@ -82,6 +82,7 @@ def test_move_to_stage_control_on_a_phone_sized_screen(page, member, client):
     screenshot(page, "kanban-390px-menu-open")
     page.click("#menu-toggle")
     card = _column(page, "Unassigned").locator(".opp-card", has_text="Gamma deal")
+    card_id = card.get_attribute("data-id")
     # Keyboard only: the select is labelled with the card's name, the Move button submits.
     stage = page.get_by_label("Stage of Gamma deal")
     stage.focus()
@@ -92,7 +93,7 @@ def test_move_to_stage_control_on_a_phone_sized_screen(page, member, client):
     moved = _column(page, "Negotiation").locator(".opp-card", has_text="Gamma deal")
     moved.wait_for()
     # Focus follows the card, so a keyboard user can keep going from where they were.
-    assert page.evaluate("document.activeElement.dataset.testid") == "move-to-stage"
+    page.wait_for_function("(id) => document.activeElement?.id === `move-${id}`", arg=card_id)
     screenshot(page, "kanban-390px")
     page.reload()
     page.locator("#board[data-ready=true]").wait_for()

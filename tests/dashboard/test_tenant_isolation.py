@@ -88,6 +88,9 @@ def test_a_user_sees_only_their_own_organization(page, member, client, zanzibar)
     page.goto("/app/import-export")
     page.locator(f'#recent-jobs tr[data-job-id="{own_job}"]').wait_for()
     assert page.locator("#recent-jobs tbody tr").count() == 1
+    # Both organizations have a queued export; the page picks up A's (started "elsewhere": no
+    # localStorage entry in this browser) and never B's.
+    page.locator(f'#export-job[data-job-id="{own_job}"] [data-testid=job-status]').wait_for()
     _no_leak(page, zanzibar)
 
     page.goto("/app/changes")
