@@ -104,20 +104,7 @@
     localStorage.setItem(VIEW_KEY, view);
     boardEl.hidden = view !== "kanban";
     table.hidden = view !== "table";
-    /* Move to the end of another column, then keep the keyboard where it was: on that card's control. */
-  async function moveTo(oppId, stageId) {
-    boardEl.dataset.ready = "false";
-    try {
-      await api(`opportunities/${oppId}`, { method: "PATCH", json: { pipeline_stage_id: stageId } });
-      flash("");
-    } catch (err) {
-      fail(err);
-    }
-    await reload();
-    document.getElementById(`move-${oppId}`)?.focus();
-  }
-
-  for (const b of document.querySelectorAll("[data-view]")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
+    for (const b of document.querySelectorAll("[data-view]")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
     render();
   }
 
