@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,25 @@ def browser_sign_in(page, member: dict) -> None:
     page.fill("input[name=password]", member["password"])
     page.click("button[type=submit]")
     page.wait_for_url("**/app/**")
+
+
+# Full-page screenshots of the journeys, for people reviewing the dashboard (not compared).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True, animations="disabled")
+    return path
+
+
+UNLABELLED_JS = """() => [...document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea')]
+  .filter((el) => !el.closest('[hidden]') && !el.labels.length && !el.getAttribute('aria-label'))
+  .map((el) => el.outerHTML)"""
+
+
+def unlabelled_controls(page) -> list[str]:
+    """Form controls a screen reader would announce without a name (should be none)."""
+    return page.evaluate(UNLABELLED_JS)

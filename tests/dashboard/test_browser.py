@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from tests.dashboard.conftest import browser_sign_in
+from tests.dashboard.conftest import browser_sign_in, screenshot, unlabelled_controls
 
 
 def _column(page, stage_name: str):
@@ -18,6 +18,8 @@ def test_sign_in_and_create_a_contact_through_the_form(page, member):
     assert page.locator("[data-testid=org-name]").inner_text() == member["name"]
     page.click("nav >> text=Contacts")
     page.click("#new-record")
+    page.locator("#record-form[data-ready=true]").wait_for()
+    assert unlabelled_controls(page) == []
     page.fill("#f-first_name", "Ada")
     page.fill("#f-last_name", "Lovelace")
     page.fill("#f-email", "not-an-email")
@@ -47,6 +49,7 @@ def test_drag_a_kanban_card_to_another_stage_survives_reload(page, member, clien
     page.locator("#board[data-ready=true]").wait_for()
     unassigned, prospect = _column(page, "Unassigned"), _column(page, "Prospect")
     assert unassigned.locator("[data-testid=column-count]").inner_text() == "2"
+    screenshot(page, "kanban")
     card = unassigned.locator(".opp-card", has_text="Beta deal")
     with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 200):
         card.drag_to(prospect.locator(".cards"))
@@ -61,6 +64,48 @@ def test_drag_a_kanban_card_to_another_stage_survives_reload(page, member, clien
     page.reload()
     page.locator("#opp-table tbody tr", has_text="Beta deal").wait_for()
     assert page.locator("#board").is_hidden()
+    screenshot(page, "opportunities-table")
+
+
+def test_move_to_stage_control_on_a_phone_sized_screen(page, member, client):
+    resp = client.post("/api/v1/crm/opportunities", headers=member["headers"],
+                       json={"name": "Gamma deal", "amount": "75.00", "currency": "EUR"})
+    assert resp.status_code == 201, resp.json
+    page.set_viewport_size({"width": 390, "height": 844})
+    browser_sign_in(page, member)
+    page.goto("/app/crm/opportunities")
+    page.locator("#board[data-ready=true]").wait_for()
+    # At phone width the sidebar folds behind the Menu button.
+    assert page.locator("#sidebar").is_hidden()
+    page.click("#menu-toggle")
+    page.locator("#sidebar >> text=Contacts").wait_for()
+    screenshot(page, "kanban-390px-menu-open")
+    page.click("#menu-toggle")
+    card = _column(page, "Unassigned").locator(".opp-card", has_text="Gamma deal")
+    card_id = card.get_attribute("data-id")
+    # Keyboard only: the select is labelled with the card's name, the Move button submits.
+    stage = page.get_by_label("Stage of Gamma deal")
+    stage.focus()
+    stage.select_option(label="Negotiation")
+    with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 200):
+        card.get_by_role("button", name="Move").press("Enter")
+    page.locator("#board[data-ready=true]").wait_for()
+    moved = _column(page, "Negotiation").locator(".opp-card", has_text="Gamma deal")
+    moved.wait_for()
+    # Focus follows the card, so a keyboard user can keep going from where they were.
+    page.wait_for_function("(id) => document.activeElement?.id === `move-${id}`", arg=card_id)
+    screenshot(page, "kanban-390px")
+    page.reload()
+    page.locator("#board[data-ready=true]").wait_for()
+    moved.wait_for()
+    assert _column(page, "Negotiation").locator("[data-testid=column-count]").inner_text() == "1"
+    assert _column(page, "Unassigned").locator("[data-testid=column-count]").inner_text() == "0"
+    # Nothing makes the page itself wider than the phone: the board and tables scroll inside it.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("#view-table")
+    page.locator("#opp-table tbody tr", has_text="Gamma deal").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "opportunities-table-390px")
 
 
 def test_upload_a_bundle_then_download_an_export(page, member, worker, tmp_path):
@@ -78,6 +123,8 @@ def test_upload_a_bundle_then_download_an_export(page, member, worker, tmp_path)
     page.set_input_files("#import-file", str(path))
     page.click("#import-submit")
     job = page.locator("#import-job")
+    job.locator("[data-testid=job-status]").wait_for()
+    screenshot(page, "import-started")
     job.locator("[data-testid=job-status]").filter(has_text="completed with errors").wait_for(
         timeout=60_000)
     accounts = job.locator('tr[data-entity="accounts"] td')
@@ -88,6 +135,23 @@ def test_upload_a_bundle_then_download_an_export(page, member, worker, tmp_path)
     errors = job.locator(".job-errors tbody tr")
     errors.first.wait_for()
     assert "cnt_dashboardtest0002" in errors.first.inner_text()
+    screenshot(page, "import-finished-with-errors")
+    # Every failed row as a file, through a plain link (the session cookie authenticates it).
+    with page.expect_download() as csv_info:
+        job.locator("[data-testid=errors-csv]").click()
+    assert csv_info.value.suggested_filename.endswith("-errors.csv")
+    failed_rows = open(csv_info.value.path(), encoding="utf-8").read()
+    assert "cnt_dashboardtest0002" in failed_rows and "cnt_dashboardtest0001" not in failed_rows
+    assert job.locator("[data-testid=errors-jsonl]").get_attribute("href").endswith(
+        "/errors?format=jsonl")
+    # Leave and come back: the page shows the same job again, with its outcome.
+    job_id = job.get_attribute("data-job-id")
+    page.click("nav >> text=Jobs")
+    page.locator(f'#jobs tr[data-job-id="{job_id}"]').wait_for()
+    page.click("nav >> text=Import & export")
+    page.locator(f'#import-job[data-job-id="{job_id}"] [data-testid=job-status]').filter(
+        has_text="completed with errors").wait_for()
+    page.locator("#import-job [data-testid=errors-csv]").wait_for()
 
     page.click("#export-start")
     link = page.locator("#export-job [data-testid=download-link]")

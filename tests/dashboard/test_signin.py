@@ -5,6 +5,8 @@ import gzip
 import io
 import json
 
+from flask import url_for
+
 from shared import db
 from shared.models import users
 from shared.services import dashboard_sessions
@@ -160,3 +162,23 @@ def test_a_deactivated_user_is_signed_out_at_once(client, member):
                      .values(is_active=False))
     assert client.get("/api/v1/me").status_code == 401
     assert client.get("/app/jobs").status_code == 302
+
+
+def test_every_dashboard_page_redirects_to_sign_in_when_signed_out(client, app, member):
+    # Taken from the URL map, so a page added later is covered without touching this test.
+    values = {"plural": "accounts", "record_id": "acct_x"}
+    with app.test_request_context():
+        paths = [url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+                 for rule in app.url_map.iter_rules()
+                 if rule.endpoint.startswith("dashboard.") and "GET" in rule.methods]
+    assert len(paths) >= 8
+    for path in paths:
+        resp = client.get(path)
+        assert resp.status_code == 302, path
+        assert resp.headers["Location"].startswith("/login?next=/app"), path
+    # Also after signing out, not just before ever signing in.
+    sign_in(client, member["admin_email"], member["password"])
+    assert client.get("/app/jobs").status_code == 200
+    client.post("/logout", data={"csrf_token": page_csrf(client)})
+    for path in paths:
+        assert client.get(path).status_code == 302, path

@@ -122,5 +122,15 @@ const DP = (() => {
     thead.replaceChildren(h("tr", {}, columns.map(([key, label]) => h("th", { dataset: { key } }, label))));
   }
 
+  /* Narrow screens: the sidebar folds into the top bar's Menu button (CSS hides one or the other). */
+  const menu = document.getElementById("menu-toggle");
+  if (menu) {
+    menu.addEventListener("click", () => {
+      const open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      document.getElementById("sidebar").classList.toggle("open", open);
+    });
+  }
+
   return { page, csrf, api, apiUrl, ApiError, h, flash, fail, fmt, money, recordTitle, recordHref, pluralOf, all, head };
 })();

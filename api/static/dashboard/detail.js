@@ -106,6 +106,19 @@
       document.getElementById("delete").hidden = Boolean(record.deleted_at);
       renderFields(record);
       await Promise.all([renderRelated(record), renderHistory(record)]);
-    } catch (err) { fail(err); }
+    } catch (err) {
+      // Unknown id, or another organization's record (the API cannot tell them apart either).
+      if (err.status === 404) return notFound();
+      fail(err);
+    }
   })();
+
+  function notFound() {
+    document.getElementById("record-title").textContent = "Not found";
+    for (const id of ["edit", "delete", "fields"]) document.getElementById(id).hidden = true;
+    document.getElementById("history").closest("section").hidden = true;
+    document.getElementById("fields").after(h("p", { class: "muted", dataset: { testid: "not-found" } },
+      `No ${meta.name} with this id in your organization. `,
+      h("a", { href: `/app/crm/${meta.plural}` }, `All ${meta.plural}`)));
+  }
 })();

@@ -152,6 +152,12 @@
       if (meta.name === "opportunity") await pipelineControls();
       fill(editing ? original : page.prefill);
       form.dataset.ready = "true";
-    } catch (err) { fail(err); }
+    } catch (err) {
+      if (err.status !== 404) return fail(err);
+      // Unknown id, or another organization's record: nothing to edit, say so plainly.
+      form.hidden = true;
+      form.after(h("p", { class: "muted", dataset: { testid: "not-found" } },
+        `No ${meta.name} with this id in your organization. `, h("a", { href: `/app/crm/${meta.plural}` }, `All ${meta.plural}`)));
+    }
   })();
 })();

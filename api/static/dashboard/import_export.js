@@ -1,8 +1,12 @@
-/* Import & export: upload a bundle (multipart) or start an export, and watch the job run. */
+/* Import & export: upload a bundle (multipart) or start an export, and watch the job run.
+   The job being watched is remembered per organization in localStorage, so leaving the page and
+   coming back picks it up again (or shows how it ended). */
 "use strict";
 
 (() => {
   const { api, fail, flash, head } = DP;
+  const orgId = document.querySelector("[data-org-id]")?.dataset.orgId || "";
+  const storeKey = (kind) => `drippulse.${orgId}.${kind}.job`;
   const form = document.getElementById("import-form");
   const importBox = document.getElementById("import-job");
   const exportBox = document.getElementById("export-job");
@@ -30,6 +34,7 @@
     flash("");
     try {
       const job = await api("import", { method: "POST", body, query: { dry_run: document.getElementById("dry-run").checked ? "true" : "" } });
+      localStorage.setItem(storeKey("import"), job.id);
       loadRecent();
       const done = await Jobs.follow(importBox, job);
       flash(`Import ${done.status.replace(/_/g, " ")}.`, done.status === "succeeded" ? "ok" : "info");
@@ -48,6 +53,7 @@
       const job = await api("exports", { method: "POST", json: {
         gzip: document.getElementById("export-gzip").checked,
         include_deleted: document.getElementById("export-deleted").checked } });
+      localStorage.setItem(storeKey("export"), job.id);
       loadRecent();
       await Jobs.follow(exportBox, job);
     } catch (err) {
@@ -58,5 +64,43 @@
     }
   });
 
+  /* The job to show on arrival: the one this browser last started, else the organization's
+     newest running or queued job of that kind (started elsewhere, e.g. by the CLI). */
+  async function jobToResume(kind) {
+    const remembered = localStorage.getItem(storeKey(kind));
+    if (remembered) {
+      try {
+        return await api(`jobs/${encodeURIComponent(remembered)}`);
+      } catch (err) {
+        if (err.status !== 404) throw err;
+        localStorage.removeItem(storeKey(kind)); // expired or purged: forget it
+      }
+    }
+    for (const status of ["running", "queued"]) {
+      const data = await api("jobs", { query: { kind, status, limit: 1 } });
+      if (data.items.length) return data.items[0];
+    }
+    return null;
+  }
+
+  async function resume(kind, box, button) {
+    const job = await jobToResume(kind);
+    if (!job) return;
+    if (Jobs.finished(job)) {
+      Jobs.render(box, job);
+      await Jobs.renderErrors(box, job);
+      return;
+    }
+    button.disabled = true;
+    try {
+      await Jobs.follow(box, job);
+    } finally {
+      button.disabled = false;
+      loadRecent();
+    }
+  }
+
   loadRecent();
+  resume("import", importBox, document.getElementById("import-submit")).catch(fail);
+  resume("export", exportBox, exportButton).catch(fail);
 })();

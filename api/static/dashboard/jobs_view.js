@@ -25,7 +25,11 @@ const Jobs = (() => {
       h("div", { class: "job-head" },
         h("strong", {}, `${job.kind}${job.dry_run ? " (dry run)" : ""}`), " ",
         h("span", { class: `status ${job.status}`, dataset: { testid: "job-status" } }, job.status.replace(/_/g, " ")),
-        " ", h("span", { class: "muted" }, `${job.percent ?? 0}%`)),
+        " ", h("span", { class: "muted" }, `${job.percent ?? 0}%`),
+        job.rows_per_second !== null && job.rows_per_second !== undefined
+          ? h("span", { class: "muted rate", dataset: { testid: "job-rate" } },
+            ` · ${Number(job.rows_per_second).toLocaleString()} rows/s${finished(job) ? " average" : ""}`)
+          : null),
       bar(job.percent ?? 0, 100, "overall progress"),
       rows.length ? h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, h("th", {}, "entity"), h("th", {}, "progress"), COUNTERS.map((c) => h("th", {}, c)))),
@@ -34,12 +38,23 @@ const Jobs = (() => {
           COUNTERS.map((c) => h("td", { class: "num" }, String(p[c] ?? 0))))))) : null,
       job.error ? h("p", { class: "error" }, typeof job.error === "object" ? (job.error.message || JSON.stringify(job.error)) : String(job.error)) : null,
       job.error_count ? h("p", {}, `${job.error_count} row error(s):`) : null,
+      errorDownloads(job),
       h("div", { class: "job-errors" }),
       job.links && job.links.download
         ? h("p", {}, h("a", { class: "button", href: job.links.download, download: "", dataset: { testid: "download-link" } }, "Download file"))
         : null,
     ];
     container.replaceChildren(...children.filter(Boolean)); // replaceChildren would print "null"
+  }
+
+  /* Every failed row as a file (the page shows only the first 100). Plain links: the session
+     cookie rides along on a GET, and the API answers with Content-Disposition: attachment. */
+  function errorDownloads(job) {
+    if (!finished(job) || !job.error_count || !job.links || !job.links.errors) return null;
+    return h("p", { class: "error-downloads" }, "Download the failed rows: ",
+      h("a", { href: `${job.links.errors}?format=csv`, download: "", dataset: { testid: "errors-csv" } }, "CSV"),
+      " · ",
+      h("a", { href: `${job.links.errors}?format=jsonl`, download: "", dataset: { testid: "errors-jsonl" } }, "JSON lines"));
   }
 
   async function renderErrors(container, job) {

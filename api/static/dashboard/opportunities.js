@@ -33,11 +33,27 @@
     return parts.length ? parts.join(" · ") : money(col.amount_total || "0", "");
   }
 
-  function card(opp) {
+  /* The keyboard (and touch) alternative to dragging: pick a stage, press Move. A select that
+     PATCHed on "change" would move the card on every arrow key press in some browsers. */
+  function moveControl(opp, col) {
+    const id = `move-${opp.id}`;
+    const choice = h("select", { id, dataset: { testid: "move-to-stage" } },
+      columns.map((c) => h("option", { value: c.stage.id, selected: c.stage.id === col.stage.id }, c.stage.name)));
+    const button = h("button", { type: "submit", class: "small", dataset: { testid: "move-submit" } }, "Move");
+    return h("form", { class: "move", onsubmit: (event) => {
+      event.preventDefault();
+      if (choice.value !== col.stage.id) moveTo(opp.id, choice.value).catch(fail);
+    } },
+    h("label", { for: id, class: "small muted" }, "Stage", h("span", { class: "visually-hidden" }, ` of ${opp.name}`)),
+    choice, button);
+  }
+
+  function card(opp, col) {
     return h("article", { class: "opp-card", draggable: "true", dataset: { id: opp.id, testid: "opp-card" } },
       h("a", { href: recordHref("opportunities", opp), draggable: "false" }, opp.name),
       h("div", { class: "muted" }, money(opp.amount, opp.currency)),
-      opp.account_public_id ? h("div", { class: "muted small" }, opp.account_public_id) : null);
+      opp.account_public_id ? h("div", { class: "muted small" }, opp.account_public_id) : null,
+      moveControl(opp, col));
   }
 
   function renderBoard() {
@@ -46,7 +62,7 @@
       h("header", {}, h("h3", {}, col.stage.name),
         h("span", { class: "count", dataset: { testid: "column-count" } }, String(col.count)),
         h("div", { class: "total muted", dataset: { testid: "column-total" } }, totals(col))),
-      h("div", { class: "cards", dataset: { stageId: col.stage.id } }, col.items.map(card)),
+      h("div", { class: "cards", dataset: { stageId: col.stage.id } }, col.items.map((o) => card(o, col))),
       col.next ? h("button", { class: "small more", onclick: () => loadMore(select.value, col).catch(fail) }, "more") : null)));
   }
 
@@ -144,6 +160,19 @@
       fail(err);
     }
     await reload();
+  }
+
+  /* Move to the end of another column, then keep the keyboard where it was: on that card's control. */
+  async function moveTo(oppId, stageId) {
+    boardEl.dataset.ready = "false";
+    try {
+      await api(`opportunities/${oppId}`, { method: "PATCH", json: { pipeline_stage_id: stageId } });
+      flash("");
+    } catch (err) {
+      fail(err);
+    }
+    await reload();
+    document.getElementById(`move-${oppId}`)?.focus();
   }
 
   for (const b of document.querySelectorAll("[data-view]")) b.addEventListener("click", () => showView(b.dataset.view));
