@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import os
 
+import boto3  # noqa: E402,F401  (test extras: a missing tool fails the run, not skips it)
+import moto.server as moto_server  # noqa: E402
 import pytest
-
-pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
 
 from shared.storage_s3 import S3Storage  # noqa: E402
 
