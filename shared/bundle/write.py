@@ -69,7 +69,7 @@ def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
     now = datetime.now(UTC)
     for cand in rows:
         values = dict(cand.values)
-        values["id"] = uuid7()
+        values["id"] = values.get("id") or uuid7()  # apply may have minted it already
         values["organization_id"] = organization_id
         values["public_id"] = cand.public_id
         values["custom_fields"] = jsontext.dumps(values["custom_fields"]).decode()
