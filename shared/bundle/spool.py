@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import uuid
 import zlib
 from contextlib import ExitStack
@@ -283,8 +284,15 @@ def read_batch_rows(storage: Storage, key: str, byte_start: int, byte_end: int) 
     return [_loads(line) for line in data.splitlines()]
 
 
+# 19+ digits in a row may be an integer beyond 64 bits, which orjson reads as a float (silently
+# losing digits); such lines take the exact stdlib path. Digits inside strings only cost speed.
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+
+
 def _loads(line: bytes) -> Any:
+    if _LONG_DIGITS.search(line):
+        return json.loads(line)
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
+    except orjson.JSONDecodeError:  # e.g. unpaired surrogates, which the stdlib reads
         return json.loads(line)
