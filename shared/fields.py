@@ -198,7 +198,8 @@ EMAIL = Kind("email", _email, sa.Text(), {"type": "string", "format": "email"})
 CURRENCY = Kind("currency", _currency, sa.CHAR(3), {"type": "string", "pattern": "^[A-Z]{3}$"})
 INTEGER = Kind("integer", _integer, sa.Integer(), {"type": "integer"})
 COUNT = Kind("count", _non_negative_integer, sa.Integer(), {"type": "integer", "minimum": 0})
-DECIMAL = Kind("decimal", _decimal, sa.Numeric(20, 2), {"type": "string", "format": "decimal"})
+DECIMAL = Kind("decimal", _decimal, sa.Numeric(20, 2), {"type": "string", "format": "decimal",
+                                                        "pattern": r"^-?[0-9]{1,18}(\.[0-9]+)?$"})
 DATE = Kind("date", _date, sa.Date(), {"type": "string", "format": "date"})
 DATETIME = Kind("datetime", _datetime, sa.DateTime(timezone=True),
                 {"type": "string", "format": "date-time"})
