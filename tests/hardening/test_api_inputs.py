@@ -45,3 +45,35 @@ def test_patch_with_a_surrogate_is_422(client, org):
     resp = client.patch(f"{CRM}/accounts/{row['id']}", data=b'{"website": "\\udc00"}',
                         content_type="application/json", headers=org["headers"])
     assert resp.status_code == 422 and "website" in resp.json["error"]["details"]
+
+
+@pytest.mark.parametrize("path, raw", [
+    # found by schemathesis: a NUL in a stage name reached the INSERT (DataError, 500)
+    ("/pipelines", b'{"name": "P", "stages": [{"name": "a\\u0000b"}]}'),
+    ("/pipelines", b'{"name": "\\ud800"}'),
+])
+def test_pipeline_names_postgres_cannot_store_are_422(client, org, path, raw):
+    resp = client.post(CRM + path, data=raw, content_type="application/json",
+                       headers=org["headers"])
+    assert resp.status_code == 422, resp.json
+    pipeline = client.get(f"{CRM}/pipelines", headers=org["headers"]).json["items"][0]
+    resp = client.post(f"{CRM}/pipelines/{pipeline['id']}/stages", data=b'{"name": "x\\u0000"}',
+                       content_type="application/json", headers=org["headers"])
+    assert resp.status_code == 422 and "name" in resp.json["error"]["details"]
+
+
+def test_a_value_the_database_refuses_is_422_not_500(client, org, monkeypatch):
+    """The error layer's net under validation: a DataError is the request's fault."""
+    import psycopg
+    import sqlalchemy as sa
+
+    from shared.services import records
+
+    def refuse(*_args, **_kwargs):
+        raise sa.exc.DataError("INSERT ...", {}, psycopg.DataError("value out of range"))
+
+    monkeypatch.setattr(records, "create", refuse)
+    resp = _post(client, org, "leads", b'{"first_name": "x"}')
+    assert resp.status_code == 422
+    assert resp.json["error"]["code"] == "invalid_value"
+    assert "INSERT" not in resp.json["error"]["message"]
