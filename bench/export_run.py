@@ -18,11 +18,13 @@ import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import requests
 
 from bench import baseline, processes
 from bench.run import _conninfo, _create_database, _drop_database, _follow, _wait_http
 from shared import config, migrate
+from shared.db import dispose_engines
 from shared.services import organizations
 
 
@@ -35,7 +37,7 @@ def _get(url: str, headers: dict) -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
-def run(rows: int) -> dict:
+def run(rows: int, repeat: int = 1) -> dict:
     server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     if not server or not redis_url:
@@ -53,7 +55,13 @@ def run(rows: int) -> dict:
         org = organizations.create_organization("export bench")
         org_id = uuid.UUID(org["organization_id"])
         baseline.copy_in(_conninfo(db_url), org_id, rows)
-        anchor = baseline.copy_out(_conninfo(db_url), org_id, rows)
+        # settle the fresh rows (hint bits, statistics) so that autovacuum does not run during,
+        # and skew, whichever measurement comes first
+        with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        # on a shared machine the best of a few runs is the figure that means something
+        anchor = max((baseline.copy_out(_conninfo(db_url), org_id, rows) for _ in range(repeat)),
+                     key=lambda a: a["rows_per_s"])
 
         port = processes.free_port()
         base = f"http://127.0.0.1:{port}"
@@ -66,16 +74,13 @@ def run(rows: int) -> dict:
 
         result: dict = {"rows": rows, "copy_out_rows_per_s": round(anchor["rows_per_s"])}
         for name, query in (("get_export", ""), ("get_export_gzip", "?gzip=true")):
-            seconds, size = _get(f"{base}/api/v1/crm/export{query}", headers)
+            seconds, size = min(_get(f"{base}/api/v1/crm/export{query}", headers)
+                                for _ in range(repeat))
             result[name] = {"seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
                             "mb": round(size / 1e6, 1)}
         for name, body in (("export_job", {}), ("export_job_gzip", {"gzip": True})):
-            started = time.perf_counter()
-            job = requests.post(f"{base}/api/v1/crm/exports", headers=headers, json=body,
-                                timeout=60).json()
-            # the jobs route belongs to the import side; poll it when present, else the row
-            done = _poll(base, headers, job, org_id)
-            job_s = time.perf_counter() - started
+            job_s, done = min((_job(base, headers, body) for _ in range(repeat)),
+                              key=lambda r: r[0])
             dl_s, size = _get(base + done["links"]["download"], headers)
             result[name] = {"status": done["status"], "job_seconds": round(job_s, 2),
                             "rows_per_s": round(rows / job_s), "download_s": round(dl_s, 2),
@@ -87,26 +92,26 @@ def run(rows: int) -> dict:
     finally:
         for child in children:
             child.stop()
+        dispose_engines()
         _drop_database(db_url)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _poll(base: str, headers: dict, job: dict, org_id: uuid.UUID) -> dict:
-    if requests.get(base + job["links"]["self"], headers=headers, timeout=30).status_code == 200:
-        return _follow(base, headers, job["links"]["self"])["job"]
-    from shared.services.jobs import get_job, job_json
-
-    while True:
-        row = get_job(org_id, job["id"])
-        if row.status not in ("queued", "running"):
-            return job_json(row)
-        time.sleep(0.1)
+def _job(base: str, headers: dict, body: dict) -> tuple[float, dict]:
+    """POST /exports, poll the job to its end: (seconds, finished job)."""
+    started = time.perf_counter()
+    job = requests.post(f"{base}/api/v1/crm/exports", headers=headers, json=body,
+                        timeout=60).json()
+    done = _follow(base, headers, job["links"]["self"])["job"]
+    return time.perf_counter() - started, done
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    run(parser.parse_args().rows)
+    parser.add_argument("--repeat", type=int, default=1, help="report the best of N runs")
+    args = parser.parse_args()
+    run(args.rows, args.repeat)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,13 @@ class Settings:
     s3_endpoint_url: str | None
     retention_days: int
     celery_queue_prefix: str = ""
+    # gunicorn with several processes: prometheus_client sums their counters from this directory
+    prometheus_multiproc_dir: str | None = None
+    # when set, GET /metrics wants `Authorization: Bearer <token>` (the API port may be public)
+    metrics_token: str | None = None
+    # where the `drippulse import/export/jobs` client commands connect, and with which key
+    cli_url: str | None = None
+    cli_token: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -89,6 +96,10 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         s3_endpoint_url=env.get("DRIPPULSE_S3_ENDPOINT_URL") or None,
         retention_days=_int(env, "DRIPPULSE_RETENTION_DAYS", 30),
         celery_queue_prefix=env.get("DRIPPULSE_QUEUE_PREFIX", ""),
+        prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        metrics_token=env.get("DRIPPULSE_METRICS_TOKEN") or None,
+        cli_url=env.get("DRIPPULSE_URL") or None,
+        cli_token=env.get("DRIPPULSE_TOKEN") or None,
     )
     return settings
 

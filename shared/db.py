@@ -26,8 +26,9 @@ def engine_for(url: str) -> Engine:
     url = normalize_url(url)
     engine = _engines.get(url)
     if engine is None:
+        # connect_timeout: a database host that drops packets must fail probes, not hang them
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                                  pool_recycle=1800)
+                                  pool_recycle=1800, connect_args={"connect_timeout": 10})
         sa.event.listen(engine, "connect", _assume_app_role)
         _engines[url] = engine
     return engine
@@ -51,10 +52,11 @@ def get_engine() -> Engine:
     return engine_for(url)
 
 
-def dispose_engines() -> None:
-    """Drop pooled connections: after a fork a child must not reuse its parent's sockets."""
+def dispose_engines(close: bool = False) -> None:
+    """Forget pooled connections. After a fork (close=False) the child must not reuse, nor
+    close, its parent's sockets; at shutdown (close=True) they are closed properly."""
     for engine in _engines.values():
-        engine.dispose(close=False)
+        engine.dispose(close=close)
     _engines.clear()
 
 

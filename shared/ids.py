@@ -20,30 +20,29 @@ PREFIXES = {
 }
 
 
-_RAND_BITS = 74  # rand_a (12 bits) + rand_b (62 bits)
-_last = (0, 0)  # (milliseconds, random bits) of the last id made by this process
+_last = [0, 0]  # [millisecond, 12-bit sequence] of the previous uuid7 in this process
 _lock = threading.Lock()
 
 
 def uuid7() -> uuid.UUID:
     """UUIDv7: time-ordered, so new rows land at the right edge of the primary-key index.
 
-    Monotonic within a process (RFC 9562, 6.2 method 2): ids made in the same millisecond
-    count up from the first one's random bits instead of being random among themselves, so
-    "ordered by id" is creation order (exports and lists rely on it)."""
-    global _last
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big") & ((1 << _RAND_BITS) - 1)
+    Within one millisecond the 12 `rand_a` bits count up (RFC 9562, method 1), so ids minted
+    by one process sort in creation order; lists ordered by id then match insertion order.
+    """
     with _lock:
-        last_ms, last_rand = _last
-        if ms <= last_ms:  # same millisecond, or the clock stepped back
-            ms, rand = last_ms, last_rand + 1
-            if rand >> _RAND_BITS:  # 2**74 ids in one millisecond: borrow the next one
-                ms, rand = ms + 1, 0
-        _last = (ms, rand)
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last[0]:
+            ms, seq = _last[0], _last[1] + 1
+            if seq > 0xFFF:  # 4096 ids in one millisecond: borrow the next millisecond
+                ms, seq = ms + 1, 0
+        else:
+            seq = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
+        _last[0], _last[1] = ms, seq
+    rand = int.from_bytes(os.urandom(8), "big")
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= (rand >> 62) << 64
+    value |= seq << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)

@@ -54,6 +54,7 @@ change_events = sa.Table(
     sa.Column("actor", sa.Text()),
     sa.Column("job_id", UUID),
     sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("request_id", sa.Text()),
 )
 
 jobs = sa.Table(

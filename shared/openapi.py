@@ -164,7 +164,8 @@ CHANGE_EVENT = _obj(id=UUID, record_type={"type": "string"}, record_id=UUID,
                     event_type={"type": "string",
                                 "enum": ["created", "updated", "deleted", "imported"]},
                     changes={"type": "object", "description": "{field: [old, new]}"},
-                    actor=_nullable({"type": "string"}), job_id=_nullable(UUID), occurred_at=TS)
+                    actor=_nullable({"type": "string"}), job_id=_nullable(UUID), occurred_at=TS,
+                    request_id=_nullable({"type": "string"}))
 BOARD_COLUMN = _obj(stage=_ref("Stage"), count={"type": "integer"},
                     amount_total={"type": "string"},
                     amount_by_currency={"type": "object",
@@ -238,7 +239,9 @@ def other_paths() -> dict[str, dict]:
                                                               "enum": [e.name for e in ENTITIES]}),
                                    _query("record_id", "uuid or public_id"),
                                    _query("event_type", "", {"type": "string", "enum": [
-                                       "created", "updated", "deleted", "imported"]})],
+                                       "created", "updated", "deleted", "imported"]}),
+                                   _query("since", "only events at or after this date-time",
+                                          TS)],
                     "responses": _responses("200", _list_of("ChangeEvent"), "422")}},
         "/api/v1/openapi.json": {
             "get": {"tags": ["meta"], "summary": "This document (no authentication)",

@@ -1,6 +1,7 @@
 """Test fixtures on a real Postgres and Redis.
 
-TEST_DATABASE_URL names a server (any database on it); each test session creates its own
+TEST_DATABASE_URL names a server (any database on it; without it, an embedded Postgres
+under .drippulse-test/ is started); each test session creates its own
 database there, migrates it with Alembic, and drops it at the end. TEST_REDIS_URL names a Redis;
 each session uses its own key prefix, so parallel sessions never share queues.
 """
@@ -26,11 +27,28 @@ from shared.services import organizations
 REPO = Path(__file__).resolve().parent.parent
 
 
+_embedded: config.Settings | None = None
+
+
+def _embedded_services() -> config.Settings:
+    """Without TEST_DATABASE_URL / TEST_REDIS_URL the tests run on embedded servers of their
+    own (kept in .drippulse-test/ between runs, like `drippulse up` keeps .drippulse/)."""
+    global _embedded
+    if _embedded is None:
+        from drippulse.embedded import ensure_services
+
+        _embedded = ensure_services(config.load({
+            "DRIPPULSE_DATA_DIR": str(REPO / ".drippulse-test")}))
+    return _embedded
+
+
 def _server_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.exit("TEST_DATABASE_URL is not set (see README: sh scripts/test.sh)", returncode=2)
+    url = os.environ.get("TEST_DATABASE_URL") or _embedded_services().database_url
     return db.normalize_url(url)
+
+
+def _redis_url() -> str:
+    return os.environ.get("TEST_REDIS_URL") or _embedded_services().redis_url
 
 
 def _admin_conninfo(url: str) -> str:
@@ -48,7 +66,7 @@ def database_url() -> Iterator[str]:
     url = server.set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     yield url
-    db.dispose_engines()
+    db.dispose_engines(close=True)
     with psycopg.connect(_admin_conninfo(str(server.set(drivername="postgresql"))),
                          autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -58,7 +76,7 @@ def database_url() -> Iterator[str]:
 def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> config.Settings:
     base = config.load({
         "DATABASE_URL": database_url,
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "REDIS_URL": _redis_url(),
         "SECRET_KEY": "test-secret-" + secrets.token_hex(16),
         "DRIPPULSE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "DRIPPULSE_QUEUE_PREFIX": f"dptest-{secrets.token_hex(4)}:",

@@ -88,3 +88,62 @@ def test_row_level_security_hides_other_tenants(org, other_org):
         visible = set(conn.execute(sa.text(
             "SELECT DISTINCT organization_id::text FROM crm.opportunity_pipelines")).scalars())
     assert visible == {org["organization_id"]}
+
+
+def test_migrations_downgrade_to_empty_and_upgrade_again(database_url):
+    import psycopg
+
+    from shared import migrate
+
+    server = sa.engine.make_url(database_url)
+    name = f"{server.database}_mig"
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        migrate.downgrade(url, "base")
+        with psycopg.connect(server.set(drivername="postgresql", database=name)
+                             .render_as_string(hide_password=False)) as conn:
+            left = conn.execute("SELECT count(*) FROM information_schema.tables "
+                                "WHERE table_schema = 'crm' AND table_name <> 'alembic_version'"
+                                ).fetchone()[0]
+        assert left == 0
+        migrate.upgrade(url)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_unexpected_error_is_a_json_500_with_request_id_and_no_trace(settings, caplog):
+    from api.app import create_app
+
+    app = create_app(settings)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    resp = app.test_client().get("/boom", headers={"X-Request-ID": "req-boom-1"})
+    assert resp.status_code == 500
+    assert resp.json == {"error": {"code": "internal_error",
+                                   "message": "An unexpected error occurred", "details": None}}
+    assert "secret internals" not in resp.get_data(as_text=True)
+    assert resp.headers.get("X-Request-ID") == "req-boom-1"
+
+
+def test_malformed_json_wrong_type_method_and_size(client, org):
+    url = "/api/v1/crm/accounts"
+    bad_json = client.post(url, data=b"{nope", headers=org["headers"] | {
+        "Content-Type": "application/json"})
+    assert bad_json.status_code == 400 and "error" in bad_json.json
+    wrong_type = client.post(url, data=b"name=x", headers=org["headers"] | {
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert wrong_type.status_code == 415 and "error" in wrong_type.json
+    method = client.put(url, json={}, headers=org["headers"])
+    assert method.status_code == 405 and method.json["error"]["code"] == "method_not_allowed"
+    huge = client.post(url, data=b'{"name": "' + b"x" * (17 * 1024 * 1024) + b'"}',
+                       headers=org["headers"] | {"Content-Type": "application/json"})
+    assert huge.status_code == 413 and "error" in huge.json

@@ -6,12 +6,14 @@ from celery.signals import worker_process_init
 
 from shared.config import get_settings
 from shared.db import dispose_engines
+from shared.logging_setup import configure_logging
 
 QUEUES = ("imports", "exports", "maintenance")
 
 
 def make_celery() -> Celery:
     settings = get_settings()
+    configure_logging(settings)  # our loggers in workers: job ids, JSON when asked
     broker = settings.redis_url or "redis://127.0.0.1:6379/0"
     app = Celery("drippulse", broker=broker, include=["worker.tasks"])
     app.conf.update(
@@ -40,12 +42,16 @@ def make_celery() -> Celery:
                                  "schedule": 30.0},
             "expire-exports": {"task": "drippulse.maintenance.expire_exports",
                                "schedule": 600.0},
+            "retention-cleanup": {"task": "drippulse.maintenance.retention_cleanup",
+                                  "schedule": 3600.0},
         },
     )
     return app
 
 
 celery_app = make_celery()
+
+from worker import log_signals  # noqa: E402,F401  (task and job ids on every task log line)
 
 
 @worker_process_init.connect

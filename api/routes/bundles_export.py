@@ -1,24 +1,23 @@
 """Bundle export: GET /export streams it now; POST /exports makes a job whose file downloads later."""
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.wsgi import wrap_file
 
 from api import context
+from api.body import json_body
+from api.enqueue import enqueue_quietly
 from shared.bundle import export_files, export_jobs, export_options
 from shared.bundle.export_stream import stream_bundle
-from shared.errors import ServiceUnavailable, UnsupportedMediaType, ValidationFailed
 from shared.services.jobs import job_json
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("bundles_export", __name__, url_prefix="/api/v1/crm")
 
 EXPORT_TASK = "drippulse.export.run"
 FILE_CHUNK = 256 * 1024
+MAX_OPTIONS_BYTES = 64 * 1024
 
 
 def _resume(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -45,31 +44,13 @@ def export_now():
     return Response(_resume(first, stream), mimetype=mimetype, headers=headers)
 
 
-def _enqueue(job_id: str) -> None:
-    from worker.app import celery_app  # the API only sends; importing late keeps settings current
-
-    celery_app.send_task(EXPORT_TASK, args=[job_id])
-
-
 @bp.post("/exports")
 def create_export():
-    body = None
-    if request.get_data(cache=True):
-        if not request.is_json:
-            raise UnsupportedMediaType("Send the export options as application/json")
-        body = request.get_json(silent=True)
-        if body is None:
-            raise ValidationFailed("The request body is not valid JSON",
-                                                  {"body": ["is not valid JSON"]})
-    options = export_options.parse_body(body)
+    request.max_content_length = MAX_OPTIONS_BYTES  # options only: larger bodies get a 413
+    options = export_options.parse_body(json_body() if request.get_data(cache=True) else None)
     job = export_jobs.create_export_job(context.org_id(), options, context.actor())
-    try:
-        _enqueue(str(job.id))
-    except Exception as exc:  # noqa: BLE001 - any broker failure: the job cannot run
-        log.exception("could not enqueue export job %s", job.id)
-        export_jobs.fail_queued(context.org_id(), job.id, "broker_unavailable",
-                                "the job queue is unreachable")
-        raise ServiceUnavailable("The job queue is unreachable; try again shortly") from exc
+    # committed first; if the broker is down the job stays queued and the sweeper sends it later
+    enqueue_quietly(EXPORT_TASK, [str(job.id)])
     response = jsonify(job_json(job))
     response.status_code = 202
     response.headers["Location"] = f"/api/v1/crm/jobs/{job.id}"

@@ -1,11 +1,13 @@
 """Jobs: list, show, row errors, cancel, retry (imports and exports alike)."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from api import context
 from api.enqueue import enqueue_quietly
+from shared.errors import ValidationFailed
 from shared.pagination import parse_limit
+from shared.services import error_export
 from shared.services import jobs as job_service
 from shared.services.job_sweeper import RUN_TASKS, run_task_args
 
@@ -28,10 +30,26 @@ def show_job(job_id: str):
 
 @bp.get("/<job_id>/errors")
 def job_errors(job_id: str):
+    """Row errors, paginated; `?format=csv` or `?format=jsonl` downloads them all as a file."""
+    fmt = request.args.get("format")
+    if fmt:
+        return error_file(job_id, fmt)
     items, next_cursor = job_service.list_errors(
         context.org_id(), job_id, cursor=request.args.get("cursor"),
         limit=parse_limit(request.args.get("limit"), default=100, maximum=1000))
     return jsonify({"items": items, "next": next_cursor})
+
+
+def error_file(job_id: str, fmt: str) -> Response:
+    if fmt not in error_export.FORMATS:
+        raise ValidationFailed("Invalid format", {"format": ["must be csv or jsonl"]})
+    org = context.org_id()
+    job = job_service.get_job(org, job_id)  # 404 before the stream starts
+    body = error_export.render(job_service.iter_errors(org, str(job.id)), fmt)
+    response = Response(stream_with_context(body), mimetype=error_export.FORMATS[fmt])
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="drippulse-job-{str(job.id)[-8:]}-errors.{fmt}"')
+    return response
 
 
 @bp.post("/<job_id>/cancel")

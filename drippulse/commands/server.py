@@ -7,7 +7,9 @@ from drippulse.services import resolved_settings
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    resolved_settings()
+    # refuse an unsafe configuration before taking any task (e.g. a visibility timeout short
+    # enough for the broker to redeliver running jobs); the CLI turns ConfigError into exit 2
+    resolved_settings().check()
     from worker.app import celery_app
 
     argv = ["worker", "--loglevel", args.loglevel, "-Q", args.queues]

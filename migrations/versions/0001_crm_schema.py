@@ -320,4 +320,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP SCHEMA crm CASCADE")
+    # the schema stays: Alembic's own version table lives in it; the role stays too, since
+    # other databases of the cluster may use it
+    for table in reversed(["organizations", *TENANT_TABLES]):
+        op.execute(f"DROP TABLE IF EXISTS crm.{table} CASCADE")
+    op.execute("DROP FUNCTION IF EXISTS crm.touch_updated_at()")

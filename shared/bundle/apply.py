@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+import psycopg
 import sqlalchemy as sa
 
 from shared import db
@@ -36,6 +37,7 @@ class BatchOutcome:
     entity_finished: bool = False
     next_batches: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    entity: str | None = None  # plural of the applied batch's entity (metrics)
 
 
 def _claim_keys(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
@@ -138,8 +140,11 @@ def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[st
                   errors: list[dict], claim: int) -> tuple[bool, list[int]]:
     """Counters, errors and the done flag, under the job row lock (taken last and briefly)."""
     org = batch.organization_id
+    # NO KEY UPDATE: the FKs of import_row_keys / job_errors hold KEY SHARE on the job row in
+    # every concurrent batch; a plain FOR UPDATE would conflict with those and deadlock
     progress = conn.execute(sa.select(jobs.c.progress).where(
-        jobs.c.organization_id == org, jobs.c.id == job_id).with_for_update()).scalar_one()
+        jobs.c.organization_id == org, jobs.c.id == job_id)
+        .with_for_update(key_share=True)).scalar_one()
     record_errors(conn, org, job_id, errors)
     entry = {c: int((progress.get(batch.entity) or {}).get(c, 0)) for c in COUNTERS}
     for name, value in counts.items():
@@ -236,18 +241,50 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
         created = updated = unchanged = 0
         if candidates:
             savepoint = conn.begin_nested() if dry_run else None
-            created, updated, unchanged = write_rows(conn, entity, org, job_id,
-                                                     f"import:{job_id}", candidates)
+            created, updated, unchanged = _write_guarded(
+                conn, entity, org, job_id, candidates, errors, failed)
             if savepoint is not None:
                 savepoint.rollback()  # a dry run checks everything and writes nothing
         if deferred:
             conn.execute(import_refs.insert(), deferred)
+        outcome.entity = entity.plural
         outcome.counts = {"processed": len(rows), "created": created, "updated": updated,
                           "unchanged": unchanged, "failed": len(failed)}
         errors.sort(key=lambda e: (e["index"] if e["index"] is not None else -1))
         outcome.entity_finished, outcome.next_batches = _finish_batch(
             conn, batch, job_id, outcome.counts, errors, claim)
     return outcome
+
+
+# What the database may still refuse in a row the validator accepted (a value jsonb or the
+# encoding rejects, a referenced row deleted meanwhile): that row is reported, not the batch.
+ROW_LEVEL_DB_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError, psycopg.errors.DataError,
+                       psycopg.errors.IntegrityError, UnicodeEncodeError)
+
+
+def _write_guarded(conn: sa.Connection, entity: Entity, org: uuid.UUID, job_id: uuid.UUID,
+                   rows: list[Candidate], errors: list[dict], failed: set[int]
+                   ) -> tuple[int, int, int]:
+    """Write the rows in a savepoint; when the database refuses the set, bisect it to find
+    and report the refused rows (the slow path runs only when something is refused)."""
+    savepoint = conn.begin_nested()
+    try:
+        result = write_rows(conn, entity, org, job_id, f"import:{job_id}", rows)
+    except ROW_LEVEL_DB_ERRORS as exc:
+        savepoint.rollback()
+        if len(rows) == 1:
+            cand = rows[0]
+            message = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            errors.append(row_error(entity, cand.index, cand.public_id, None,
+                                    f"refused by the database: {message}", code="rejected"))
+            failed.add(cand.index)
+            return 0, 0, 0
+        half = len(rows) // 2
+        first = _write_guarded(conn, entity, org, job_id, rows[:half], errors, failed)
+        second = _write_guarded(conn, entity, org, job_id, rows[half:], errors, failed)
+        return tuple(a + b for a, b in zip(first, second, strict=True))
+    savepoint.commit()
+    return result
 
 
 def _duplicate(entity: Entity, cand: Candidate) -> dict:

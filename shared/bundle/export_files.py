@@ -34,7 +34,7 @@ class Download:
 
 def download_name(job_id: uuid.UUID, finished_at: datetime | None, gzip: bool) -> str:
     day = (finished_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
-    return f"drippulse-export-{day}-{str(job_id)[:8]}.json" + (".gz" if gzip else "")
+    return f"drippulse-export-{day}-{str(job_id)[-8:]}.json" + (".gz" if gzip else "")
 
 
 def open_download(organization_id: uuid.UUID, job_id: str) -> Download:

@@ -8,11 +8,10 @@ atomically, so no reader ever sees half of it.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import sqlalchemy as sa
 
 from shared import db
 from shared.bundle.export_stream import bundle_chunks, count_rows, gzip_chunks, snapshot
@@ -21,6 +20,7 @@ from shared.models import jobs
 from shared.services import job_runs
 from shared.services.jobs import create_job
 from shared.storage import get_storage
+from shared.worker_metrics import observe_batch
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,6 @@ def create_export_job(organization_id: uuid.UUID, options: dict[str, bool],
         return create_job(conn, organization_id, "export", params=options, created_by=created_by)
 
 
-def fail_queued(organization_id: uuid.UUID, job_id: uuid.UUID, code: str, message: str) -> None:
-    """End a job that never reached a worker (its task could not be sent)."""
-    with db.tenant_transaction(organization_id) as conn:
-        conn.execute(jobs.update()
-                     .where(jobs.c.organization_id == organization_id, jobs.c.id == job_id,
-                            jobs.c.status == "queued")
-                     .values(status="failed", finished_at=sa.func.now(),
-                             error={"code": code, "message": message}))
-
-
 def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool) -> str:
     return f"exports/{organization_id}/{job_id}.json" + (".gz" if gzip else "")
 
@@ -57,13 +47,25 @@ class _Progress:
         self.job_id, self.organization_id, self.every = job_id, organization_id, max(1, every)
         self.progress: dict[str, dict[str, int]] = {}
         self._written = 0
+        self._unobserved = 0
+        self._batch_started = time.perf_counter()
 
     def start(self, totals: dict[str, int]) -> None:
         self.progress = {plural: {"total": n, "processed": 0} for plural, n in totals.items()}
         self.flush()
+        self._batch_started = time.perf_counter()
 
     def rows(self, plural: str, processed: int) -> None:
+        self._unobserved += processed - self.progress[plural]["processed"]
         self.progress[plural]["processed"] = processed
+        # metrics see `every` rows (or an entity's last rows) as one batch: one Redis round
+        # trip per batch, not per streamed chunk
+        if self._unobserved >= self.every or processed >= self.progress[plural]["total"]:
+            now = time.perf_counter()
+            if self._unobserved:
+                observe_batch("export", plural, now - self._batch_started,
+                              {"exported": self._unobserved})
+            self._unobserved, self._batch_started = 0, now
         if self._done() - self._written >= self.every:
             self.flush()
 

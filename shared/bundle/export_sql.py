@@ -10,16 +10,28 @@ import uuid
 
 from psycopg import sql
 
-from shared.entities import BY_NAME, RECORD_TYPES, Entity
+from shared.entities import BY_NAME, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
+from shared.serializers import bundle_keys
 
 # CSV with a quote and a delimiter byte that JSON text cannot contain (control characters are
 # always escaped inside JSON strings): the server never quotes or escapes a value, unlike the
 # text format, which doubles every backslash (PERF-NOTES.md).
 COPY_OPTIONS = "(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 
-COMMON_LEADING = ("public_id",)
-COMMON_TRAILING = ("external_system", "external_id", "custom_fields",
-                   "created_at", "updated_at", "deleted_at")
+COMMON_COLUMNS = ("public_id", "external_system", "external_id", "custom_fields",
+                  *TIMESTAMP_FIELDS)
+
+
+def iso_timestamp(column: sql.Composable) -> sql.Composable:
+    """A timestamptz as Python's datetime.isoformat() writes it in UTC (as the API does):
+    microseconds always six digits, left out when zero. Postgres' own JSON form trims trailing
+    zeros, so the same instant would read differently in the API and in the bundle."""
+    utc = sql.SQL("({} AT TIME ZONE 'UTC')").format(column)
+    return sql.SQL(
+        "CASE WHEN date_trunc('second', {c}) = {c} "
+        "THEN to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') "
+        "ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"') END"
+    ).format(c=column, utc=utc)
 
 
 def _value(entity: Entity, name: str) -> sql.Composable:
@@ -28,6 +40,8 @@ def _value(entity: Entity, name: str) -> sql.Composable:
     kind = next((f.kind for f in entity.fields if f.name == name), None)
     if kind is not None and kind.name == "decimal":
         return sql.SQL("{}::text").format(column)
+    if name in TIMESTAMP_FIELDS or (kind is not None and kind.name == "datetime"):
+        return iso_timestamp(column)
     return column
 
 
@@ -45,10 +59,10 @@ def _join(alias: str, table: str, column: sql.Composable, include_deleted: bool,
         visible=_visible(alias, include_deleted))
 
 
-def _pairs_and_joins(entity: Entity, include_deleted: bool
-                     ) -> tuple[list[tuple[str, sql.Composable]], list[sql.Composable]]:
-    pairs: list[tuple[str, sql.Composable]] = [(n, _value(entity, n)) for n in COMMON_LEADING]
-    pairs += [(f.name, _value(entity, f.name)) for f in entity.fields]
+def _expressions_and_joins(entity: Entity, include_deleted: bool
+                           ) -> tuple[dict[str, sql.Composable], list[sql.Composable]]:
+    """The SQL for every bundle key of the entity, and the joins those need."""
+    exprs = {n: _value(entity, n) for n in (*COMMON_COLUMNS, *entity.field_names)}
     joins: list[sql.Composable] = []
     for i, ref in enumerate(entity.references):
         column = sql.SQL("r.{}").format(sql.Identifier(ref.column))
@@ -62,21 +76,20 @@ def _pairs_and_joins(entity: Entity, include_deleted: bool
                 branches.append(sql.SQL("{}.public_id").format(sql.Identifier(alias)))
             public = sql.SQL("coalesce({})").format(sql.SQL(", ").join(branches))
             # A record that cannot be named leaves no half reference (type without id).
-            pairs.append(("record_type", sql.SQL("CASE WHEN {} IS NULL THEN NULL ELSE r.record_type END")
-                          .format(public)))
-            pairs.append((ref.public_field, public))
+            exprs["record_type"] = sql.SQL(
+                "CASE WHEN {} IS NULL THEN NULL ELSE r.record_type END").format(public)
+            exprs[ref.public_field] = public
         else:
             alias = f"ref{i}"
             joins.append(_join(alias, BY_NAME[ref.target].plural, column, include_deleted))
-            pairs.append((ref.public_field, sql.SQL("{}.public_id").format(sql.Identifier(alias))))
+            exprs[ref.public_field] = sql.SQL("{}.public_id").format(sql.Identifier(alias))
     if entity.name == "opportunity":
         joins.append(_join("stage", "opportunity_pipeline_stages", sql.SQL("r.pipeline_stage_id"),
                            True))
-        pairs += [("pipeline_id", sql.SQL("r.pipeline_id")),
-                  ("pipeline_stage_id", sql.SQL("r.pipeline_stage_id")),
-                  ("pipeline_stage_name", sql.SQL("stage.name"))]
-    pairs += [(n, _value(entity, n)) for n in COMMON_TRAILING]
-    return pairs, joins
+        exprs.update(pipeline_id=sql.SQL("r.pipeline_id"),
+                     pipeline_stage_id=sql.SQL("r.pipeline_stage_id"),
+                     pipeline_stage_name=sql.SQL("stage.name"))
+    return exprs, joins
 
 
 def _where(organization_id: uuid.UUID, include_deleted: bool) -> sql.Composable:
@@ -94,9 +107,10 @@ def rows_query(entity: Entity, organization_id: uuid.UUID, include_deleted: bool
     row_to_json over a named subselect writes compact JSON with the keys in select-list order;
     the outer query only projects, so it keeps the inner order.
     """
-    pairs, joins = _pairs_and_joins(entity, include_deleted)
-    columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(v, sql.Identifier(k))
-                                 for k, v in pairs)
+    exprs, joins = _expressions_and_joins(entity, include_deleted)
+    # key order is the one bundle_keys() defines for the API's serializer too
+    columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(exprs[k], sql.Identifier(k))
+                                 for k in bundle_keys(entity))
     return sql.SQL("SELECT row_to_json(t)::text FROM (SELECT {columns} FROM crm.{table} r{joins}"
                    "{where} ORDER BY r.id) t").format(
         columns=columns, table=sql.Identifier(entity.plural), joins=sql.SQL("").join(joins),
@@ -113,9 +127,3 @@ def count_query(entity: Entity, organization_id: uuid.UUID, include_deleted: boo
                 ) -> sql.Composable:
     return sql.SQL("SELECT count(*) FROM crm.{} r{}").format(
         sql.Identifier(entity.plural), _where(organization_id, include_deleted))
-
-
-def row_keys(entity: Entity) -> list[str]:
-    """The keys of a bundle row of this entity, in the order the export writes them."""
-    pairs, _ = _pairs_and_joins(entity, True)
-    return [k for k, _ in pairs]

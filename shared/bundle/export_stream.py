@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+from psycopg import sql
 
 from shared import db
 from shared.bundle import export_sql
@@ -19,7 +20,7 @@ from shared.entities import ENTITIES
 
 BUNDLE_VERSION = 1
 CHUNK_BYTES = 64 * 1024
-GZIP_LEVEL = 6
+GZIP_LEVEL = 3  # measured: 108 MB/s and 1.2x the size of level 6 (73 MB/s); docs/export.md
 SORT_MEMORY = "32MB"
 
 # Called after each chunk with (entity plural, rows of that entity so far); may raise to stop.
@@ -58,7 +59,9 @@ def bundle_chunks(conn: sa.Connection, organization_id: uuid.UUID, *,
     """Yield the bundle JSON (DESIGN.md section 5) in chunks, inside the caller's snapshot."""
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
-        cur.execute("SELECT to_json(now())::text")  # transaction start = the snapshot's time
+        # transaction start: the snapshot's time
+        cur.execute(sql.SQL("SELECT to_json({})::text").format(
+            export_sql.iso_timestamp(sql.SQL("now()"))))
         exported_at = cur.fetchone()[0]
         buf = bytearray(b'{"version":%d,"exported_at":%s,"organization_id":"%s"' % (
             BUNDLE_VERSION, exported_at.encode(), str(organization_id).encode()))

@@ -10,6 +10,7 @@ redone, pending batches are enqueued again.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from shared.models import jobs
 from shared.services import job_runs
 from shared.services.jobs import FINISHED, empty_progress, record_errors
 from shared.storage import get_storage
+from shared.worker_metrics import observe_batch
 
 log = logging.getLogger("drippulse.import")
 
@@ -54,7 +56,7 @@ def run_job(job_id: uuid.UUID, enqueue: Enqueue, *, stalled: bool = False) -> st
         if job is None or job.status in FINISHED:
             return "finished"
         spooled = bool((job.checkpoint or {}).get("spooled"))
-        if job.status == "queued" or stalled or not spooled:
+        if job.status == "queued" or not spooled or (stalled and not _progressed(job)):
             job = job_runs.start_attempt(job_id, settings.max_job_attempts)
             if job is None:
                 return "not_started"
@@ -73,6 +75,24 @@ def run_job(job_id: uuid.UUID, enqueue: Enqueue, *, stalled: bool = False) -> st
                 return "failed"
     advance(job_id, enqueue, resume=True)
     return "running"
+
+
+def _progressed(job) -> bool:
+    """Whether batches completed since the last stalled resume. A job that moves, however
+    slowly (a long queue of other organizations' batches), is resumed without spending an
+    attempt; one stuck on a batch that kills its worker spends one per resume and fails with
+    worker_lost after Settings.max_job_attempts."""
+    with db.tenant_transaction(job.organization_id) as conn:
+        done = conn.execute(sa.select(sa.func.count()).where(
+            import_batches.c.organization_id == job.organization_id,
+            import_batches.c.job_id == job.id, import_batches.c.status == "done")).scalar()
+        if done == (job.checkpoint or {}).get("resume_mark"):
+            return False
+        conn.execute(jobs.update().where(jobs.c.organization_id == job.organization_id,
+                                         jobs.c.id == job.id)
+                     .values(checkpoint=jobs.c.checkpoint.op("||")(
+                         sa.func.jsonb_build_object(sa.cast("resume_mark", sa.Text), done))))
+    return True
 
 
 def _spool(job, batch_size: int) -> None:
@@ -101,7 +121,11 @@ def _spool(job, batch_size: int) -> None:
 
 
 def run_batch(batch_id: int, enqueue: Enqueue) -> str:
+    started = time.perf_counter()
     outcome = apply_batch(batch_id)
+    if outcome.status == "applied" and outcome.entity:
+        observe_batch("import", outcome.entity, time.perf_counter() - started,
+                      {k: v for k, v in outcome.counts.items() if k != "processed"})
     if outcome.status == "locked":
         raise BatchBusy(batch_id)
     if outcome.status == "stopped" and outcome.job_id:
@@ -124,7 +148,8 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     cleanup = None
     with db.tenant_transaction(org) as conn:
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
-                                                 jobs.c.id == job_id).with_for_update()).one()
+                                                 jobs.c.id == job_id)
+                           .with_for_update(key_share=True)).one()
         if job.status != "running":
             return job.status
         checkpoint = dict(job.checkpoint or {})

@@ -43,13 +43,31 @@ REJECTED = "\x00rejected"
 class BundleError(Exception):
     """The upload is not a bundle at all: the job fails with this code and message."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, offset: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.offset = offset
 
     def as_error(self) -> dict:
-        return {"code": self.code, "message": self.message}
+        error = {"code": self.code, "message": self.message}
+        if self.offset is not None:
+            error["offset"] = self.offset
+        return error
+
+
+class CountingReader:
+    """Counts the bytes the parser has consumed, so a broken bundle is reported with where it
+    broke (to within the parser's read buffer)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.consumed += len(chunk)
+        return chunk
 
 
 def spool_key(organization_id: uuid.UUID, job_id: uuid.UUID, plural: str) -> str:
@@ -211,7 +229,7 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
 
     spools: dict[str, _EntitySpool] = {}
     with ExitStack() as stack:
-        stream = stack.enter_context(open_upload(storage, upload_key))
+        stream = CountingReader(stack.enter_context(open_upload(storage, upload_key)))
         try:
             # basic_parse, not parse: parse builds each event's path prefix, which costs
             # O(depth) per event, so a few MB of "[[[[…" kept a worker busy for hours
@@ -256,8 +274,12 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
                 raise _NumberOverflow() from exc
             if overflow:
                 raise BundleError("number_out_of_range", "a number in the upload is beyond the "
-                                  "range of a double (for example 1e400)") from exc
-            raise BundleError("invalid_json", f"the upload is not valid JSON: {exc}") from exc
+                                  "range of a double (for example 1e400)",
+                                  offset=stream.consumed) from exc
+            raise BundleError(
+                "invalid_json",
+                f"the upload is not valid JSON (breaks off or goes wrong within the first "
+                f"{stream.consumed} bytes): {exc}", offset=stream.consumed) from exc
         except (OSError, EOFError, zlib.error) as exc:
             raise BundleError("invalid_gzip", f"the gzip upload cannot be read: {exc}") from exc
         for spool in spools.values():

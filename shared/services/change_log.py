@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from shared import db
 from shared.entities import BY_NAME, ENTITIES
 from shared.errors import ValidationFailed
 from shared.ids import parse_uuid, uuid7
+from shared.logging_setup import log_context
 from shared.models import change_events as ce
 from shared.pagination import bad_cursor, decode_cursor, page
 from shared.serializers import json_value
@@ -44,6 +45,7 @@ def record_event(conn: sa.Connection, organization_id: uuid.UUID, *, record_type
         id=uuid7(), organization_id=organization_id, record_type=record_type,
         record_id=record_id, public_id=public_id, event_type=event_type, changes=changes,
         actor=actor, job_id=job_id, occurred_at=sa.func.clock_timestamp(),
+        request_id=(log_context.get() or {}).get("request_id"),
     ))
 
 
@@ -57,11 +59,12 @@ def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "changes": row["changes"],
         "actor": row["actor"],
         "job_id": json_value(row["job_id"]),
+        "request_id": row["request_id"],
         "occurred_at": json_value(row["occurred_at"]),
     }
 
 
-LIST_PARAMS = ("record_type", "record_id", "event_type", "cursor", "limit")
+LIST_PARAMS = ("record_type", "record_id", "event_type", "since", "cursor", "limit")
 
 
 def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: int
@@ -84,6 +87,16 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
             raise ValidationFailed("Invalid event_type", {"event_type": [
                 "must be one of: " + ", ".join(EVENT_TYPES)]})
         query = query.where(ce.c.event_type == event_type)
+    since = params.get("since")
+    if since:
+        try:
+            since_at = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationFailed("Invalid since", {"since": [
+                "must be an ISO 8601 date-time"]}) from None
+        if since_at.tzinfo is None:
+            since_at = since_at.replace(tzinfo=UTC)
+        query = query.where(ce.c.occurred_at >= since_at)
     record_id = params.get("record_id")
     if record_id:
         as_uuid = parse_uuid(record_id)

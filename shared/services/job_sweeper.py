@@ -9,6 +9,7 @@ past Settings.max_job_attempts a resumed job fails with `worker_lost`.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -27,12 +28,17 @@ def run_task_args(kind: str, job_id: str, *, stalled: bool) -> list:
     return [job_id, stalled] if kind == "import" else [job_id]
 
 
-def sweep_stale_jobs(enqueue: Callable[[str, list], None], stale_seconds: int) -> dict[str, int]:
+def sweep_stale_jobs(enqueue: Callable[[str, list], None], stale_seconds: int, *,
+                     organization_id: uuid.UUID | None = None) -> dict[str, int]:
+    """Re-enqueue stale jobs (of one organization when given: operators, tests)."""
     stale = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_seconds)
     active = jobs.c.status.in_(("queued", "running"))
+    query = sa.select(jobs.c.id, jobs.c.kind, jobs.c.status).where(active,
+                                                                  jobs.c.updated_at <= stale)
+    if organization_id is not None:
+        query = query.where(jobs.c.organization_id == organization_id)
     with db.transaction() as conn:
-        candidates = conn.execute(sa.select(jobs.c.id, jobs.c.kind, jobs.c.status)
-                                  .where(active, jobs.c.updated_at <= stale)).all()
+        candidates = conn.execute(query).all()
     swept = 0
     for job in candidates:
         if is_locked(job.id):

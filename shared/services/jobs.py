@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,17 @@ def percent(progress: dict[str, dict[str, int]], status: str) -> int:
     return min(99, int(done * 100 / total)) if total else 0
 
 
+def rows_per_second(progress: dict[str, dict[str, int]], started: datetime | None,
+                    finished: datetime | None) -> float | None:
+    """Rows processed per second since the job started (until it finished)."""
+    if started is None:
+        return None
+    end = finished or datetime.now(started.tzinfo)
+    seconds = (end - started).total_seconds()
+    done = sum(p.get("processed", 0) for p in progress.values())
+    return round(done / seconds, 1) if seconds > 0 else None
+
+
 def job_json(row: Any) -> dict[str, Any]:
     m = row._mapping if hasattr(row, "_mapping") else row
     job_id = str(m["id"])
@@ -52,6 +64,7 @@ def job_json(row: Any) -> dict[str, Any]:
         "progress": progress,
         "percent": percent(progress, m["status"]),
         "error_count": m["error_count"],
+        "rows_per_second": rows_per_second(progress, m["started_at"], m["finished_at"]),
         "error": m["error"],
         "dry_run": bool((m["params"] or {}).get("dry_run")),
         "attempts": m["attempts"],
@@ -160,6 +173,17 @@ def list_errors(organization_id: uuid.UUID, job_id: str, *, cursor: str | None =
     return items, next_cursor
 
 
+def iter_errors(organization_id: uuid.UUID, job_id: str, page_size: int = 1000
+                ) -> Iterator[dict]:
+    """Every row error of a job, fetched page by page (a download of any size in flat memory)."""
+    cursor = None
+    while True:
+        items, cursor = list_errors(organization_id, job_id, cursor=cursor, limit=page_size)
+        yield from items
+        if cursor is None:
+            return
+
+
 def _text(value: str | None) -> str | None:
     """Error fields quote the upload (keys, ids); text Postgres cannot store (NUL, unpaired
     surrogates) is replaced, so reporting a bad row can never fail the batch that reports it."""
@@ -184,16 +208,22 @@ def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.
                  .values(error_count=jobs.c.error_count + len(errors)))
 
 
+def _locked_job(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID) -> Any:
+    """The job row, locked until the transaction ends (status changes are decided under it)."""
+    row = conn.execute(
+        sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == job_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound("Job not found")
+    return row
+
+
 def request_cancel(organization_id: uuid.UUID, job_id: str) -> Any:
     """Queued jobs are cancelled at once; running ones stop at their next batch boundary."""
     jid = _job_id(job_id)
     with db.tenant_transaction(organization_id) as conn:
-        row = conn.execute(
-            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
-            .with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise NotFound("Job not found")
+        row = _locked_job(conn, organization_id, jid)
         if row.status in FINISHED:
             raise Conflict(f"Job already {row.status}", {"status": row.status})
         values: dict[str, Any] = {"cancel_requested": True}
@@ -208,12 +238,7 @@ def retry_job(organization_id: uuid.UUID, job_id: str) -> Any:
     """Queue a failed job again; it resumes from its checkpoint (committed batches stay done)."""
     jid = _job_id(job_id)
     with db.tenant_transaction(organization_id) as conn:
-        row = conn.execute(
-            sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
-            .with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise NotFound("Job not found")
+        row = _locked_job(conn, organization_id, jid)
         if row.status != "failed":
             raise Conflict(f"Only failed jobs can be retried; this one is {row.status}",
                            {"status": row.status})

@@ -56,3 +56,18 @@ def test_openapi_documents_no_route_that_does_not_exist(app):
         assert _shape(path) in registered, f"{path} is documented but not routed"
         documented = set(item) - {"parameters"}
         assert documented <= registered[_shape(path)], (path, documented)
+
+
+def test_openapi_document_is_valid_openapi_3(client):
+    from openapi_spec_validator import validate
+
+    validate(client.get("/api/v1/openapi.json").json)
+
+
+def test_docs_page_is_served_by_the_app_without_a_cdn(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    for path in ("/api/v1/crm/accounts", "/api/v1/crm/import", "/api/v1/crm/jobs/{job_id}"):
+        assert path in html
+    assert "http://" not in html and "https://" not in html

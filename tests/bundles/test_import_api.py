@@ -7,17 +7,23 @@ import uuid
 import orjson
 import pytest
 
+from shared.services import jobs as job_service
 from shared.storage import get_storage
 from tests.bundles.helpers import bundle, post_bundle, scalar
 from tests.conftest import replace_settings
 
 
 @pytest.fixture
-def no_broker(monkeypatch):
-    """Enqueueing fails as if Redis were down: the API must still answer 202."""
+def no_broker(monkeypatch, org):
+    """Enqueueing fails as if Redis were down: the API must still answer 202. The jobs left
+    queued are cancelled afterwards, so no later sweep picks them up."""
     def down(name, args):
         raise ConnectionError("broker down")
     monkeypatch.setattr("api.routes.bundles_import.enqueue", down)
+    yield
+    org_id = uuid.UUID(org["organization_id"])
+    for job in job_service.list_jobs(org_id, status="queued", limit=500)[0]:
+        job_service.request_cancel(org_id, str(job.id))
 
 
 def _uploads(org) -> list:
@@ -118,7 +124,8 @@ def test_stale_queued_job_is_swept_to_the_queue(client, org, no_broker):
     sent: list = []
     sweep_stale_jobs(lambda name, args: sent.append((name, args)), 60)
     assert ("drippulse.import.run", [job_id, False]) not in sent  # fresh: not stale yet
-    sweep_stale_jobs(lambda name, args: sent.append((name, args)), 0)  # stale at once
+    sweep_stale_jobs(lambda name, args: sent.append((name, args)), 0,
+                     organization_id=uuid.UUID(org["organization_id"]))  # stale at once
     assert ("drippulse.import.run", [job_id, False]) in sent
     sent.clear()
     sweep_stale_jobs(lambda name, args: sent.append((name, args)), 60)

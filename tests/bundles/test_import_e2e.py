@@ -1,6 +1,7 @@
 """Import over HTTP with a real worker process: counts, rows, events, references, stages."""
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 
@@ -144,6 +145,22 @@ def test_bad_rows_are_reported_and_the_rest_imported(client, org, worker):
     assert rows(org, "accounts")[0]["name"] == "Fine"
     assert scalar(org, "SELECT count(*) FROM crm.change_events WHERE organization_id = :org") == 2
 
+    # the same errors as files for fix and resubmit
+    as_csv = client.get(f"/api/v1/crm/jobs/{job['id']}/errors?format=csv", headers=org["headers"])
+    assert as_csv.status_code == 200 and as_csv.mimetype == "text/csv"
+    assert "attachment" in as_csv.headers["Content-Disposition"]
+    table = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+    assert {(r["entity"], r["index"], r["public_id"], r["field"]) for r in table} == {
+        (a or "", "" if b is None else str(b), c or "", d or "") for a, b, c, d in found}
+    as_lines = client.get(f"/api/v1/crm/jobs/{job['id']}/errors?format=jsonl",
+                          headers=org["headers"])
+    assert [orjson.loads(line) for line in as_lines.data.splitlines()] == [
+        {k: e[k] for k in ("entity", "index", "public_id", "field", "code", "message")}
+        for e in errors]
+    assert client.get(f"/api/v1/crm/jobs/{job['id']}/errors?format=xml",
+                      headers=org["headers"]).status_code == 422
+    assert job["rows_per_second"] is not None
+
 
 def test_multipart_and_gzip_uploads(client, org, worker):
     raw = orjson.dumps(bundle(leads=[{"public_id": f"lead_{i}", "last_name": f"L{i}"}
@@ -186,5 +203,7 @@ def test_broken_bundles_fail_with_a_clear_error(client, org, worker):
                        (gzip.compress(b"[1, 2]"), "invalid_bundle")):
         job = import_and_wait(client, org, body)
         assert job["status"] == "failed" and job["error"]["code"] == code, job
+        if code == "invalid_json":  # where it broke off, for the user to look at
+            assert job["error"]["offset"] == len(body)
     empty = import_and_wait(client, org, b"{}")
     assert empty["status"] == "succeeded" and empty["percent"] == 100

@@ -51,7 +51,8 @@ def seed_small(org_id: str) -> dict[str, dict]:
                       status="new", source="web")
         acts = {rt: insert(conn, ACTIVITY, org_id, type="call", subject=f"on {rt}",
                            record_type=rt, record_id=target["id"],
-                           occurred_at=datetime(2026, 2, 1, 9, 30, tzinfo=UTC))
+                           occurred_at=datetime(2026, 2, 1, 9, 30, tzinfo=UTC),
+                           due_at=datetime(2026, 2, 3, 17, 0, 0, 120000, tzinfo=UTC))
                 for rt, target in (("account", child), ("contact", contact),
                                    ("opportunity", opp), ("lead", lead))}
         on_gone = insert(conn, ACTIVITY, org_id, type="note", record_type="account",

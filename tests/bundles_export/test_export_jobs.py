@@ -62,7 +62,7 @@ def test_export_job_file_equals_the_streamed_bundle(client, org, worker, setting
     assert int(resp.headers["Content-Length"]) == len(body) == job["result_size"]
     day = datetime.now(UTC).strftime("%Y-%m-%d")
     assert resp.headers["Content-Disposition"] == \
-        f'attachment; filename="drippulse-export-{day}-{job["id"][:8]}.json"'
+        f'attachment; filename="drippulse-export-{day}-{job["id"][-8:]}.json"'
     streamed = json.loads(client.get(f"{API}/export", headers=org["headers"]).get_data())
     assert without_exported_at(json.loads(body)) == without_exported_at(streamed)
 
@@ -87,6 +87,8 @@ def test_download_rules(client, org, other_org, worker):
     seed_small(org["organization_id"])
     job = finished(org, start_export(client, org)["id"])
     url = job["links"]["download"]
+    head = client.head(url, headers=org["headers"])
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == job["result_size"]
     assert client.get(url, headers=other_org["headers"]).status_code == 404
     assert client.get(url).status_code == 401
     missing = client.get(f"{API}/jobs/{uuid.uuid4()}/download", headers=org["headers"])
@@ -127,6 +129,12 @@ def test_export_options_are_validated(client, org):
     text = client.post(f"{API}/exports", headers=org["headers"], data="gzip",
                        content_type="text/plain")
     assert text.status_code == 415
+    huge = client.post(f"{API}/exports", headers=org["headers"], data=b" " * 100_000,
+                       content_type="application/json")
+    assert huge.status_code == 413 and huge.json["error"]["code"]
+    broken = client.post(f"{API}/exports", headers=org["headers"], data="{",
+                         content_type="application/json")
+    assert broken.status_code == 400
     assert client.post(f"{API}/exports").status_code == 401
 
 

@@ -159,7 +159,7 @@ def test_up_serves_shares_its_database_and_stops_everything_on_ctrl_c(scratch: P
             assert up.poll() is None, (scratch / "up.log").read_text()
             try:
                 return requests.get(f"{base}/healthz", timeout=5).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:
                 return False
 
         wait_for(healthy, timeout=180, interval=0.25, message="GET /healthz from drippulse up")
@@ -191,7 +191,7 @@ def test_up_serves_shares_its_database_and_stops_everything_on_ctrl_c(scratch: P
         def ready_again() -> bool:
             try:
                 ready = requests.get(f"{base}/readyz", timeout=5).status_code == 200
-            except requests.ConnectionError:
+            except requests.RequestException:
                 return False
             try:
                 return ready and _redis_pid(data_dir) != dead_redis

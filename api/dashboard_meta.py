@@ -1,0 +1,55 @@
+"""What the dashboard's forms and tables need to know about each entity, derived from
+shared.entities so a field added there shows up in the dashboard without touching it."""
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from shared.entities import ENTITIES, RECORD_TYPES, Entity, Field
+
+# Sidebar order of the CRM section (people think accounts first, activities last).
+SIDEBAR = ("accounts", "contacts", "leads", "opportunities", "activities")
+
+# Columns a record list shows: the first few fields say enough to recognise a row.
+LIST_COLUMNS = 4
+
+_INPUT_TYPES = {"email": "email", "date": "date", "datetime": "datetime-local",
+                "integer": "number", "count": "number", "decimal": "text", "object": "json"}
+
+
+def _field(f: Field) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": f.name, "kind": f.kind.name, "required": f.required,
+                            "input": _INPUT_TYPES.get(f.kind.name, "text")}
+    if "enum" in f.kind.openapi:
+        spec["input"] = "select"
+        spec["choices"] = list(f.kind.openapi["enum"])
+    if "maxLength" in f.kind.openapi:
+        spec["max_length"] = f.kind.openapi["maxLength"]
+        if f.kind.openapi["maxLength"] > 2048:
+            spec["input"] = "textarea"
+    if f.default is not None:
+        spec["default"] = f.default
+    return spec
+
+
+def entity_meta(entity: Entity) -> dict[str, Any]:
+    refs = [{"name": r.name, "target": r.target, "column": r.column, "public_field": r.public_field}
+            for r in entity.references]
+    fields = [_field(f) for f in entity.fields]
+    polymorphic = any(r.target == "*" for r in entity.references)
+    shown = [f.name for f in entity.fields if f.name != "stage_position"]
+    return {
+        "name": entity.name,
+        "plural": entity.plural,
+        "label": entity.plural.capitalize(),
+        "singular_label": entity.name.capitalize(),
+        "fields": fields,
+        "references": refs,
+        "list_columns": shown[:LIST_COLUMNS],
+        "record_types": list(RECORD_TYPES) if polymorphic else [],
+    }
+
+
+@cache
+def all_meta() -> dict[str, dict[str, Any]]:
+    return {e.plural: entity_meta(e) for e in ENTITIES}

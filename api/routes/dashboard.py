@@ -1,0 +1,86 @@
+"""Dashboard pages. Each is a server-rendered shell; its script reads and writes data through
+the JSON API (/api/v1/crm) with the session cookie, so there is one implementation of CRUD."""
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+
+from api import dashboard_meta, session_auth
+from shared.errors import NotFound
+
+bp = Blueprint("dashboard", __name__, url_prefix="/app")
+
+
+@bp.before_request
+def require_sign_in():
+    g.user = session_auth.current_user()
+    if g.user is None:
+        session_auth.sign_out()
+        return redirect(url_for("dashboard_auth.login", next=request.full_path.rstrip("?")))
+    return None
+
+
+def _page(template: str, title: str, active: str, **data):
+    """Render a page; `data` reaches the page's script as JSON (no inline script, strict CSP)."""
+    page_data = {"api": "/api/v1/crm", "entities": dashboard_meta.all_meta(), **data}
+    return render_template(f"dashboard/{template}", title=title, active=active, user=g.user,
+                           sidebar=[(p, dashboard_meta.all_meta()[p]["label"])
+                                    for p in dashboard_meta.SIDEBAR],
+                           csrf_token=session_auth.csrf_token(), page_data=page_data)
+
+
+def _entity(plural: str) -> dict:
+    meta = dashboard_meta.all_meta().get(plural)
+    if meta is None:
+        raise NotFound(f"No such CRM section: {plural}")
+    return meta
+
+
+@bp.get("/")
+def home():
+    return redirect(url_for("dashboard.records", plural="opportunities"))
+
+
+@bp.get("/crm/<plural>")
+def records(plural: str):
+    meta = _entity(plural)
+    if plural == "opportunities":
+        return _page("opportunities.html", "Opportunities", plural, entity=plural)
+    return _page("records.html", meta["label"], plural, entity=plural)
+
+
+@bp.get("/crm/<plural>/new")
+def new_record(plural: str):
+    meta = _entity(plural)
+    return _page("record_form.html", f"New {meta['name']}", plural, entity=plural,
+                 record_id=None, prefill=request.args.to_dict())
+
+
+@bp.get("/crm/<plural>/<record_id>")
+def record_detail(plural: str, record_id: str):
+    meta = _entity(plural)
+    return _page("record_detail.html", meta["singular_label"], plural, entity=plural,
+                 record_id=record_id)
+
+
+@bp.get("/crm/<plural>/<record_id>/edit")
+def edit_record(plural: str, record_id: str):
+    meta = _entity(plural)
+    return _page("record_form.html", f"Edit {meta['name']}", plural, entity=plural,
+                 record_id=record_id, prefill={})
+
+
+@bp.get("/import-export")
+def import_export():
+    return _page("import_export.html", "Import & export", "import-export")
+
+
+@bp.get("/jobs")
+def jobs():
+    return _page("jobs.html", "Jobs", "jobs")
+
+
+@bp.get("/changes")
+def changes():
+    return _page("changes.html", "Change history", "changes",
+                 filters={"record_type": request.args.get("record_type", ""),
+                          "record_id": request.args.get("record_id", "")})

@@ -1,0 +1,77 @@
+"""Request ids, access log lines, HTTP metrics and the Prometheus `/metrics` endpoint.
+
+The request-id hook is put at the front of the app's before_request chain (ahead of
+authentication), so even a 401 carries an id in its logs and in its X-Request-ID header.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+
+from flask import Blueprint, Flask, Response, g, request
+from flask.blueprints import BlueprintSetupState
+
+from shared.config import get_settings
+from shared.errors import Unauthorized
+from shared.logging_setup import log_context
+from shared.metrics import observe_request, render
+
+bp = Blueprint("observability", __name__)
+access_log = logging.getLogger("drippulse.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# an id from a proxy or client is kept only if it is short and harmless in a log line
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_QUIET_PATHS = ("/metrics", "/healthz", "/readyz")
+
+
+def _start_request() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+    g.log_token = log_context.set({**(log_context.get() or {}), "request_id": g.request_id})
+
+
+def _finish_request(response: Response) -> Response:
+    request_id = getattr(g, "request_id", None)
+    if request_id is None:
+        return response
+    response.headers[REQUEST_ID_HEADER] = request_id
+    seconds = time.perf_counter() - g.request_started
+    # the route template, never the raw path: ids in paths would explode label cardinality
+    route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+    observe_request(request.method, route, response.status_code, seconds)
+    level = logging.DEBUG if request.path in _QUIET_PATHS else logging.INFO
+    access_log.log(level, "%s %s %s %.1fms", request.method, request.path,
+                   response.status_code, seconds * 1000)
+    return response
+
+
+def _reset_context(_exc: BaseException | None) -> None:
+    token = g.pop("log_token", None)
+    if token is not None:
+        try:
+            log_context.reset(token)
+        except ValueError:  # set in another context (should not happen); nothing to undo
+            pass
+
+
+@bp.record_once
+def _install(state: BlueprintSetupState) -> None:
+    app: Flask = state.app
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+    app.after_request(_finish_request)
+    app.teardown_request(_reset_context)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    token = get_settings().metrics_token
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""),
+                                         f"Bearer {token}"):
+        raise Unauthorized("GET /metrics needs the DRIPPULSE_METRICS_TOKEN bearer token")
+    body, content_type = render()
+    return Response(body, content_type=content_type)

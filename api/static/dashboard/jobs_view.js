@@ -1,0 +1,89 @@
+/* Rendering and polling of import/export jobs, shared by Import & export and Jobs pages. */
+"use strict";
+
+const Jobs = (() => {
+  const { api, h, fmt, head } = DP;
+  const FINISHED = ["succeeded", "completed_with_errors", "failed", "cancelled"];
+  const COUNTERS = ["processed", "total", "created", "updated", "unchanged", "failed"];
+
+  const finished = (job) => FINISHED.includes(job.status);
+
+  function bar(processed, total, label) {
+    const pct = total ? Math.min(100, Math.round((processed * 100) / total)) : 0;
+    const fill = h("span");
+    fill.style.width = `${pct}%`; // CSSOM, not a style attribute: the CSP forbids inline styles
+    return h("div", { class: "bar", role: "progressbar", "aria-label": label, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct }, fill);
+  }
+
+  /* The job as a card: status, overall bar, one bar and counts per entity, then its errors. */
+  function render(container, job) {
+    container.hidden = false;
+    container.dataset.status = job.status;
+    container.dataset.jobId = job.id;
+    const rows = Object.entries(job.progress || {}).filter(([, p]) => p && (p.total || p.processed));
+    const children = [
+      h("div", { class: "job-head" },
+        h("strong", {}, `${job.kind}${job.dry_run ? " (dry run)" : ""}`), " ",
+        h("span", { class: `status ${job.status}`, dataset: { testid: "job-status" } }, job.status.replace(/_/g, " ")),
+        " ", h("span", { class: "muted" }, `${job.percent ?? 0}%`)),
+      bar(job.percent ?? 0, 100, "overall progress"),
+      rows.length ? h("table", { class: "grid compact" },
+        h("thead", {}, h("tr", {}, h("th", {}, "entity"), h("th", {}, "progress"), COUNTERS.map((c) => h("th", {}, c)))),
+        h("tbody", {}, rows.map(([entity, p]) => h("tr", { dataset: { entity } },
+          h("td", {}, entity), h("td", {}, bar(p.processed || 0, p.total || 0, entity)),
+          COUNTERS.map((c) => h("td", { class: "num" }, String(p[c] ?? 0))))))) : null,
+      job.error ? h("p", { class: "error" }, typeof job.error === "object" ? (job.error.message || JSON.stringify(job.error)) : String(job.error)) : null,
+      job.error_count ? h("p", {}, `${job.error_count} row error(s):`) : null,
+      h("div", { class: "job-errors" }),
+      job.links && job.links.download
+        ? h("p", {}, h("a", { class: "button", href: job.links.download, download: "", dataset: { testid: "download-link" } }, "Download file"))
+        : null,
+    ];
+    container.replaceChildren(...children.filter(Boolean)); // replaceChildren would print "null"
+  }
+
+  async function renderErrors(container, job) {
+    if (!job.error_count || !job.links || !job.links.errors) return;
+    const data = await api(job.links.errors, { query: { limit: 100 } });
+    const table = h("table", { class: "grid compact errors" }, h("tbody"));
+    head(table, [["entity", "entity"], ["index", "row"], ["public_id", "public_id"], ["field", "field"], ["message", "message"]]);
+    table.tBodies[0].append(...data.items.map((e) => h("tr", {},
+      ["entity", "index", "public_id", "field", "message"].map((k) => h("td", {}, fmt(e[k]))))));
+    container.querySelector(".job-errors").replaceChildren(table,
+      data.next ? h("p", { class: "muted" }, "Showing the first 100 errors.") : "");
+  }
+
+  /* Poll until the job finishes, re-rendering each time; resolves with the finished job. */
+  async function follow(container, job, onUpdate) {
+    let delay = 400;
+    render(container, job);
+    while (!finished(job)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(2000, delay * 1.25);
+      job = await api(job.links.self);
+      render(container, job);
+      if (onUpdate) onUpdate(job);
+    }
+    await renderErrors(container, job);
+    return job;
+  }
+
+  /* A table of jobs with a cancel button for unfinished ones. */
+  function listRow(job, { onCancel, onSelect } = {}) {
+    return h("tr", { dataset: { jobId: job.id, status: job.status } },
+      h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); if (onSelect) onSelect(job); } }, job.kind),
+        job.dry_run ? h("span", { class: "badge" }, "dry run") : null),
+      h("td", {}, h("span", { class: `status ${job.status}` }, job.status.replace(/_/g, " "))),
+      h("td", { class: "num" }, `${job.percent ?? 0}%`),
+      h("td", { class: "num" }, String(job.error_count ?? 0)),
+      h("td", {}, fmt(job.created_at)),
+      h("td", {}, fmt(job.finished_at)),
+      h("td", {}, job.links && job.links.download ? h("a", { href: job.links.download }, "download") : "",
+        !finished(job) && onCancel ? h("button", { class: "small", onclick: () => onCancel(job) }, "Cancel") : ""));
+  }
+
+  const LIST_COLUMNS = [["kind", "kind"], ["status", "status"], ["percent", "%"], ["errors", "errors"],
+    ["created_at", "created"], ["finished_at", "finished"], ["actions", ""]];
+
+  return { finished, render, renderErrors, follow, listRow, LIST_COLUMNS };
+})();

@@ -1,0 +1,269 @@
+"""DripPulseClient: a typed Python client for the bundle and job API (DESIGN.md sections 4 and 6).
+
+Uploads are streamed and gzipped on the wire; every submission carries an Idempotency-Key so a
+retried upload never creates a second job; connection errors, 429 and 503 are retried with
+bounded back-off that honours Retry-After.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from drippulse import transfer_io
+
+log = logging.getLogger(__name__)
+
+API = "/api/v1/crm"
+TERMINAL_STATUSES = frozenset({"succeeded", "completed_with_errors", "failed", "cancelled"})
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+
+ProgressCallback = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
+
+
+class DripPulseError(Exception):
+    """Base of every error this client raises."""
+
+
+class ApiError(DripPulseError):
+    """The server answered with an error body `{"error": {"code", "message", "details"}}`."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @classmethod
+    def from_response(cls, response: requests.Response) -> ApiError:
+        try:
+            body = response.json()["error"]
+            return cls(response.status_code, str(body.get("code") or "error"),
+                       str(body.get("message") or response.reason), body.get("details"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            text = response.text[:200].strip() or response.reason or "no message"
+            return cls(response.status_code, "http_error", text)
+
+
+class TransportError(DripPulseError):
+    """The server could not be reached (after the retries)."""
+
+
+class JobTimeout(DripPulseError):
+    """wait_for_job gave up before the job finished (the job itself goes on)."""
+
+
+class DripPulseClient:
+    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
+                 max_retries: int = 5, max_retry_wait: float = 30.0,
+                 session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.token = token
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_retry_wait = max_retry_wait
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = "drippulse-cli/0.1"
+        self._sleep = sleep
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/")) if not path.startswith("http") else path
+
+    def _same_origin(self, url: str) -> bool:
+        a, b = urlsplit(url), urlsplit(self.base_url)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    def _retry_delay(self, attempt: int, response: requests.Response | None) -> float:
+        if response is not None:
+            header = response.headers.get("Retry-After", "")
+            if header.strip().isdigit():
+                return min(float(header), self.max_retry_wait)
+        # exponential with jitter, so many clients hitting one busy server spread out
+        return min(self.max_retry_wait, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
+
+    def request(self, method: str, path: str, *, body_factory: Callable[[], Any] | None = None,
+                json: Any = None, params: dict | None = None, headers: dict | None = None,
+                stream: bool = False, expect: tuple[int, ...] = (200,)) -> requests.Response:
+        """One API call with bounded retries; `body_factory` rebuilds a streamed body per try.
+
+        POSTs are only retried when they carry an Idempotency-Key (or are naturally idempotent,
+        which the caller signals by passing one): the server then answers a repeat with the
+        job it already made.
+        """
+        url = self._url(path)
+        send_headers = dict(headers or {})
+        if self._same_origin(url):  # never hand the key to a storage host (signed URLs)
+            send_headers["Authorization"] = f"Bearer {self.token}"
+        retry_safe = method in ("GET", "HEAD") or "Idempotency-Key" in send_headers
+        attempt = 0
+        while True:
+            response = None
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, headers=send_headers,
+                    data=body_factory() if body_factory else None, stream=stream,
+                    timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not retry_safe or attempt >= self.max_retries:
+                    raise TransportError(f"cannot reach {self.base_url}: {exc}") from exc
+                log.debug("connection problem on %s %s: %s", method, url, exc)
+            else:
+                if response.status_code in expect:
+                    return response
+                if (response.status_code not in RETRYABLE_STATUSES or not retry_safe
+                        or attempt >= self.max_retries):
+                    error = ApiError.from_response(response)
+                    response.close()
+                    raise error
+                response.close()
+            delay = self._retry_delay(attempt, response)
+            log.info("retrying %s %s in %.1fs", method, url, delay)
+            self._sleep(delay)
+            attempt += 1
+
+    def _json(self, method: str, path: str, **kwargs) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    # ---- identity --------------------------------------------------------------------------
+    def whoami(self) -> dict:
+        return self._json("GET", "/api/v1/me")
+
+    # ---- import ----------------------------------------------------------------------------
+    def submit_import(self, source: str | Path | IO[bytes], *, dry_run: bool = False,
+                      idempotency_key: str | None = None,
+                      on_upload_progress: ProgressCallback | None = None) -> dict:
+        """Upload a bundle (path or binary file object) and return the queued job.
+
+        The file is streamed in chunks, gzipped on the fly unless it already is gzip; the same
+        Idempotency-Key is sent on every retry, so at most one job results.
+        """
+        key = idempotency_key or str(uuid.uuid4())
+        upload = transfer_io.GzipUpload(source, on_progress=on_upload_progress)
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip",
+                   "Idempotency-Key": key}
+        params = {"dry_run": "true"} if dry_run else None
+        try:
+            try:
+                response = self.request("POST", f"{API}/import", body_factory=upload.body,
+                                        headers=headers, params=params, expect=(200, 201, 202))
+            except ApiError as exc:
+                if exc.status != 411:
+                    raise
+                # the server wants Content-Length: compress to a temporary file, send that
+                response = self.request("POST", f"{API}/import", body_factory=upload.spooled_body,
+                                        headers=headers, params=params, expect=(200, 201, 202))
+        finally:
+            upload.close()
+        return response.json()
+
+    # ---- jobs ------------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> dict:
+        return self._json("GET", f"{API}/jobs/{job_id}")
+
+    def list_jobs(self, *, kind: str | None = None, status: str | None = None,
+                  limit: int | None = None, cursor: str | None = None) -> dict:
+        params = {k: v for k, v in
+                  {"kind": kind, "status": status, "limit": limit, "cursor": cursor}.items()
+                  if v is not None}
+        return self._json("GET", f"{API}/jobs", params=params)
+
+    def iter_jobs(self, **filters) -> Iterator[dict]:
+        yield from self._paginate(f"{API}/jobs", {k: v for k, v in filters.items()
+                                                  if v is not None})
+
+    def iter_job_errors(self, job_id: str, *, page_size: int | None = None) -> Iterator[dict]:
+        params = {"limit": page_size} if page_size else {}
+        yield from self._paginate(f"{API}/jobs/{job_id}/errors", params)
+
+    def _paginate(self, path: str, params: dict) -> Iterator[dict]:
+        """Follow `next` cursors until the server says there is no next page."""
+        while True:
+            page = self._json("GET", path, params=params)
+            yield from page.get("items", [])
+            nxt = page.get("next")
+            if not nxt:
+                return
+            if str(nxt).startswith(("http://", "https://", "/")):
+                path, params = nxt, {}
+            else:
+                params = {**params, "cursor": nxt}
+
+    def cancel_job(self, job_id: str) -> dict:
+        # cancelling twice is harmless, so a retried cancel is safe
+        return self._json("POST", f"{API}/jobs/{job_id}/cancel", expect=(200, 202),
+                          headers={"Idempotency-Key": f"cancel-{job_id}"})
+
+    def retry_job(self, job_id: str) -> dict:
+        try:
+            return self._json("POST", f"{API}/jobs/{job_id}/retry", expect=(200, 201, 202))
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                self.get_job(job_id)  # raises 404 if it is the job that does not exist
+                raise ApiError(exc.status, "not_supported",
+                               "this server cannot retry jobs; submit the file again") from exc
+            raise
+
+    def wait_for_job(self, job_id: str, *, on_progress: Callable[[dict], None] | None = None,
+                     timeout: float | None = None, initial_interval: float = 0.3,
+                     max_interval: float = 5.0) -> dict:
+        """Poll until the job is terminal. The interval backs off while nothing changes and
+        snaps back when progress moves, so a busy job stays lively and an idle one is cheap."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval, last = initial_interval, None
+        while True:
+            job = self.get_job(job_id)
+            if on_progress:
+                on_progress(job)
+            if job.get("status") in TERMINAL_STATUSES:
+                return job
+            marker = (job.get("status"), job.get("percent"), repr(job.get("progress")))
+            interval = initial_interval if marker != last else min(max_interval, interval * 1.5)
+            last = marker
+            if deadline is not None and time.monotonic() + interval > deadline:
+                raise JobTimeout(f"job {job_id} still {job.get('status')} after {timeout}s")
+            self._sleep(interval)
+
+    # ---- export ----------------------------------------------------------------------------
+    def start_export(self, *, gzip: bool = False, idempotency_key: str | None = None) -> dict:
+        # the key makes a retry after a dropped connection acceptable: at worst the server
+        # makes a second (harmless) export job if it does not deduplicate exports
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self._json("POST", f"{API}/exports", json={"gzip": gzip},
+                          headers=headers, expect=(200, 201, 202))
+
+    def download(self, job: dict | str, dest: str | Path, *, gzip: bool | None = None,
+                 on_progress: ProgressCallback | None = None) -> int:
+        """Stream an export job's file to `dest` (via a .part file, renamed when complete).
+
+        gzip=True writes gzip, False plain JSON, None whatever the server sends (as gzip when
+        `dest` ends in .gz). Returns the bytes written.
+        """
+        if isinstance(job, str):
+            job = self.get_job(job)
+        link = (job.get("links") or {}).get("download")
+        if not link:
+            raise ApiError(409, "not_ready", f"job {job.get('id')} has no download link "
+                           f"(status {job.get('status')})")
+        if gzip is None:
+            gzip = str(dest).endswith(".gz")
+        response = self.request("GET", link, stream=True)
+        with response:
+            total = response.headers.get("Content-Length")
+            return transfer_io.save_stream(
+                response.raw, Path(dest), want_gzip=gzip,
+                total=int(total) if total and total.isdigit() else None,
+                on_progress=on_progress)
+
+    def get_export(self) -> dict:
+        """GET /export: the whole bundle in one response (small organizations, comparisons)."""
+        return self._json("GET", f"{API}/export")

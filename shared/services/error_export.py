@@ -1,0 +1,28 @@
+"""A job's row errors as a file (CSV or JSON lines) for fix and resubmit."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+import orjson
+
+FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
+COLUMNS = ("entity", "index", "public_id", "field", "code", "message")
+
+
+def render(errors: Iterable[dict], fmt: str) -> Iterator[bytes]:
+    if fmt == "jsonl":
+        for error in errors:
+            yield orjson.dumps({k: error.get(k) for k in COLUMNS}) + b"\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for error in errors:
+        writer.writerow(["" if error.get(k) is None else error.get(k) for k in COLUMNS])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()

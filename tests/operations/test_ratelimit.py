@@ -1,0 +1,51 @@
+"""Per-organization request budget: one noisy tenant gets 429s, the others do not notice."""
+from __future__ import annotations
+
+from shared.ratelimit import RateLimiter
+from tests.conftest import replace_settings
+
+
+def test_over_budget_answers_429_with_retry_after_for_that_org_only(
+        client, org, other_org, fresh_settings):
+    replace_settings(fresh_settings, rate_limit_per_minute=3)
+    statuses = [client.get("/api/v1/me", headers=org["headers"]).status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+
+    blocked = client.get("/api/v1/me", headers=org["headers"])
+    assert blocked.status_code == 429
+    assert blocked.json["error"]["code"] == "rate_limited"
+    assert int(blocked.headers["Retry-After"]) >= 1
+    assert blocked.json["error"]["details"]["retry_after"] == int(blocked.headers["Retry-After"])
+
+    other = client.get("/api/v1/me", headers=other_org["headers"])
+    assert other.status_code == 200
+    assert other.headers["X-RateLimit-Limit"] == "3"
+    assert other.headers["X-RateLimit-Remaining"] == "2"
+
+
+def test_unauthenticated_and_probe_requests_spend_no_budget(client, org, fresh_settings):
+    replace_settings(fresh_settings, rate_limit_per_minute=1)
+    for _ in range(3):
+        assert client.get("/api/v1/me").status_code == 401
+        assert client.get("/healthz").status_code == 200
+    assert client.get("/api/v1/me", headers=org["headers"]).status_code == 200
+
+
+def test_redis_down_fails_open(client, org, fresh_settings):
+    replace_settings(fresh_settings, rate_limit_per_minute=1,
+                     redis_url="redis://127.0.0.1:1/0")
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=org["headers"]).status_code == 200
+
+
+def test_sliding_window_carries_the_previous_minute(fresh_settings):
+    limiter = RateLimiter(replace_settings(fresh_settings, rate_limit_per_minute=10))
+    start = 1_000_000 * 60.0  # the start of a minute
+    for _ in range(10):
+        assert limiter.hit("org-a", now=start + 50).allowed
+    # 3s into the next minute, 95% of the last minute's 10 requests still count
+    decision = limiter.hit("org-a", now=start + 63)
+    assert not decision.allowed
+    assert 1 <= decision.retry_after <= 60
+    # by the end of the next minute the old requests have decayed away
+    assert limiter.hit("org-a", now=start + 119).allowed
