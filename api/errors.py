@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -33,6 +34,21 @@ def register(app: Flask) -> None:
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(sa.exc.DataError)
+    def handle_data_error(exc: sa.exc.DataError):
+        # The database refused a value (a NUL in text, a number out of range) that validation
+        # let through: the request is at fault, not the server. Logged, since validation
+        # should have named the field; the message never echoes the SQL.
+        log.warning("database refused a value: %s", exc.orig)
+        return error_response(422, "invalid_value", "A value in the request cannot be stored")
+
+    @app.errorhandler(UnicodeEncodeError)
+    def handle_unencodable(exc: UnicodeEncodeError):
+        log.warning("unencodable text in a request: %s", exc.reason)
+        return error_response(422, "invalid_value",
+                              "The request contains text that is not valid Unicode "
+                              "(an unpaired surrogate)")
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

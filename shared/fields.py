@@ -5,6 +5,7 @@ A converter takes the raw JSON value and returns the database value or raises Fi
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,23 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 MAX_DECIMAL = Decimal("1e18")
 MAX_INT = 2**31 - 1
+# Nesting levels a custom_fields object may have (the object itself is level 1). Real CRM custom
+# data is flat or nearly so; the cap keeps every serializer on the way (orjson: 255 levels) and
+# Postgres jsonb well inside their limits, so what is accepted can also be exported and re-imported.
+MAX_JSON_DEPTH = 32
+# jsonb numbers are numerics: a JSON number this long still fits but no client can read it back.
+MAX_JSON_INT_DIGITS = 64
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why Postgres text cannot hold `value` (None when it can)."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if _SURROGATES.search(value):
+        # a lone UTF-16 surrogate ("\ud800" in JSON) is not encodable as UTF-8
+        return "must not contain unpaired surrogate characters"
+    return None
 
 
 def _string(max_length: int) -> Callable[[Any], str]:
@@ -32,8 +50,9 @@ def _string(max_length: int) -> Callable[[Any], str]:
             raise FieldError("must be a string")
         if len(value) > max_length:
             raise FieldError(f"must be at most {max_length} characters")
-        if "\x00" in value:
-            raise FieldError("must not contain NUL characters")
+        problem = text_problem(value)
+        if problem:
+            raise FieldError(problem)
         return value
     return convert
 
@@ -126,25 +145,37 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 def _json_object(value: Any) -> dict:
     if not isinstance(value, dict):
         raise FieldError("must be a JSON object")
-    if _has_nul(value):
-        # jsonb refuses \u0000 anywhere; say so instead of failing in the database
-        raise FieldError("must not contain NUL characters")
+    problem = _json_problem(value)
+    if problem:
+        # say so instead of failing in the database or in a serializer later
+        raise FieldError(problem)
     return value
 
 
-def _has_nul(value: Any) -> bool:
-    stack = [value]
+def _json_problem(value: Any) -> str | None:
+    """What jsonb (or a later export/import) cannot hold in a JSON value: NUL or lone surrogates
+    in strings, infinite numbers, absurd integers, nesting beyond MAX_JSON_DEPTH. Iterative, so
+    depth itself cannot crash the check."""
+    stack = [(value, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+            problem = text_problem(item)
+            if problem:
+                return problem
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return f"must not be nested deeper than {MAX_JSON_DEPTH} levels"
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "must not contain infinite or NaN numbers"
+        elif isinstance(item, int) and abs(item) >= 10**MAX_JSON_INT_DIGITS:
+            return f"must not contain integers of more than {MAX_JSON_INT_DIGITS} digits"
+    return None
 
 
 @dataclass(frozen=True)
@@ -167,7 +198,8 @@ EMAIL = Kind("email", _email, sa.Text(), {"type": "string", "format": "email"})
 CURRENCY = Kind("currency", _currency, sa.CHAR(3), {"type": "string", "pattern": "^[A-Z]{3}$"})
 INTEGER = Kind("integer", _integer, sa.Integer(), {"type": "integer"})
 COUNT = Kind("count", _non_negative_integer, sa.Integer(), {"type": "integer", "minimum": 0})
-DECIMAL = Kind("decimal", _decimal, sa.Numeric(20, 2), {"type": "string", "format": "decimal"})
+DECIMAL = Kind("decimal", _decimal, sa.Numeric(20, 2), {"type": "string", "format": "decimal",
+                                                        "pattern": r"^-?[0-9]{1,18}(\.[0-9]+)?$"})
 DATE = Kind("date", _date, sa.Date(), {"type": "string", "format": "date"})
 DATETIME = Kind("datetime", _datetime, sa.DateTime(timezone=True),
                 {"type": "string", "format": "date-time"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import openapi_jobs
-from shared.entities import COMMON_FIELDS, ENTITIES, Entity
+from shared.entities import COMMON_FIELDS, ENTITIES, RECORD_TYPES, Entity
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.schemas import PUBLIC_ID_RE
 from shared.serializers import api_keys
@@ -17,6 +17,14 @@ from shared.services import record_filters
 PREFIX = "/api/v1/crm"
 UUID = {"type": "string", "format": "uuid"}
 TS = {"type": "string", "format": "date-time"}
+# A reference in a body: a uuid or a public_id (shared.schemas._convert_ref).
+REF = {"type": "string", "minLength": 1, "maxLength": 64}
+ERROR_DESCRIPTIONS = {
+    "400": "The body is not JSON", "401": "Missing, bad, expired or revoked token",
+    "404": "No such resource in this organization", "409": "Conflict",
+    "413": "Body too large", "415": "Body is not application/json",
+    "422": "Invalid parameters or body (details name the fields)",
+}
 
 
 def _nullable(schema: dict) -> dict:
@@ -34,14 +42,14 @@ def _title(entity: Entity) -> str:
 def _field_schemas(entity: Entity) -> dict[str, dict]:
     props = {f.name: _nullable(dict(f.kind.openapi)) for f in (*COMMON_FIELDS, *entity.fields)}
     for ref in entity.references:
-        props[ref.public_field] = _nullable({"type": "string"})
+        props[ref.public_field] = _nullable(REF)
         props[ref.column] = _nullable(UUID)
     if entity.name == "activity":
         props["record_type"] = _nullable(
             {"type": "string", "enum": ["account", "contact", "lead", "opportunity"]})
     if entity.name == "opportunity":
-        props["pipeline_id"] = {"type": "string", "description": "uuid or public_id"}
-        props["pipeline_stage_id"] = {"type": "string", "description": "uuid or public_id"}
+        props["pipeline_id"] = {**REF, "description": "uuid or public_id"}
+        props["pipeline_stage_id"] = {**REF, "description": "uuid or public_id"}
         props["pipeline_stage_name"] = {"type": "string", "readOnly": True}
     return props
 
@@ -55,7 +63,8 @@ def record_schemas(entity: Entity) -> dict[str, dict]:
     writable = {k: v for k, v in fields.items() if not v.get("readOnly")}
     required = [f.name for f in entity.fields if f.required]
     create = {"type": "object", "additionalProperties": False,
-              "properties": {"public_id": {"type": "string", "pattern": PUBLIC_ID_RE.pattern},
+              "properties": {"public_id": _nullable({"type": "string",
+                                                     "pattern": PUBLIC_ID_RE.pattern}),
                              **writable}}
     if required:
         create["required"] = required
@@ -68,6 +77,20 @@ def record_schemas(entity: Entity) -> dict[str, dict]:
         f"{title}List": {"type": "object", "properties": {
             "items": {"type": "array", "items": _ref(title)}, "next": _nullable({"type": "string"})}},
     }
+
+
+def _filter_schema(entity: Entity, name: str) -> dict:
+    """The value a list filter accepts (record_filters validates exactly this)."""
+    kinds = {f.name: f.kind for f in entity.fields}
+    if name == "updated_since":
+        return TS
+    if name == "record_type":
+        return {"type": "string", "enum": list(RECORD_TYPES)}
+    if name in ("status", "type") and name in kinds and kinds[name].name == "choice":
+        return dict(kinds[name].openapi)
+    if name in {ref.column for ref in entity.references}:
+        return UUID
+    return {"type": "string"}
 
 
 def _query(name: str, description: str = "", schema: dict | None = None) -> dict:
@@ -99,10 +122,11 @@ def _body(schema: str) -> dict:
 
 def record_paths(entity: Entity) -> dict[str, dict]:
     title, tag = _title(entity), entity.plural
-    filters = [_query(name) for name in record_filters.allowed_params(entity)
+    filters = [_query(name, schema=_filter_schema(entity, name))
+               for name in record_filters.allowed_params(entity)
                if name not in ("limit", "cursor", "include_deleted")]
-    include_deleted = _query("include_deleted", "true to include soft-deleted rows",
-                             {"type": "boolean"})
+    include_deleted = _query("include_deleted", "true to include soft-deleted rows "
+                             "(absent or empty: false)", {"type": "boolean"})
     return {
         f"{PREFIX}/{entity.plural}": {
             "get": {"tags": [tag], "summary": f"List {entity.plural}",
@@ -151,6 +175,16 @@ BOARD_COLUMN = _obj(stage=_ref("Stage"), count={"type": "integer"},
 ERROR = _obj(error=_obj(code={"type": "string"}, message={"type": "string"}, details={}))
 
 
+NAME = {"type": "string", "minLength": 1, "maxLength": 200}
+STAGE_KIND = {"type": "string", "enum": ["open", "won", "lost"]}
+
+
+def _closed(schema: dict, *required: str) -> dict:
+    """A request body schema: unknown keys are refused (422), as the services do."""
+    return {**schema, "additionalProperties": False, **({"required": list(required)}
+                                                        if required else {})}
+
+
 def _list_of(name: str) -> dict:
     return _obj(items={"type": "array", "items": _ref(name)}, next=_nullable({"type": "string"}))
 
@@ -165,10 +199,11 @@ def other_paths() -> dict[str, dict]:
                     "parameters": PAGING, "responses": _responses("200", _list_of("Pipeline"))},
             "post": {"tags": tag, "summary": "Create a pipeline (default stages unless given)",
                      "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": _obj(name={"type": "string"}, is_default={"type": "boolean"},
-                                        stages={"type": "array", "items": _obj(
-                                            name={"type": "string"},
-                                            kind={"type": "string"})})}}},
+                         "schema": _closed(_obj(
+                             name=NAME, is_default={"type": "boolean"},
+                             stages={"type": "array", "minItems": 1, "maxItems": 100,
+                                     "items": _closed(_obj(name=NAME, kind=STAGE_KIND),
+                                                      "name")}), "name")}}},
                      "responses": _responses("201", _ref("Pipeline"), "422")},
         },
         f"{PREFIX}/pipelines/{{id}}": {
@@ -181,8 +216,10 @@ def other_paths() -> dict[str, dict]:
                     "responses": _responses("200", _list_of("Stage"), "404")},
             "post": {"tags": tag, "summary": "Add a stage (at `position`, else at the end)",
                      "requestBody": {"required": True, "content": {"application/json": {
-                         "schema": _obj(name={"type": "string"}, kind={"type": "string"},
-                                        position={"type": "integer"})}}},
+                         "schema": _closed(_obj(name=NAME, kind=STAGE_KIND,
+                                                position=_nullable({"type": "integer",
+                                                                    "minimum": 0})),
+                                           "name")}}},
                      "responses": _responses("201", _ref("Stage"), "404", "422")}},
         f"{PREFIX}/pipelines/{{id}}/board": {
             "parameters": [pid],
@@ -197,15 +234,44 @@ def other_paths() -> dict[str, dict]:
                         columns={"type": "array", "items": _ref("BoardColumn")}), "404", "422")}},
         f"{PREFIX}/change_events": {
             "get": {"tags": ["change_events"], "summary": "Change history, newest first",
-                    "parameters": [*PAGING, _query("record_type"),
+                    "parameters": [*PAGING,
+                                   _query("record_type", "", {"type": "string",
+                                                              "enum": [e.name for e in ENTITIES]}),
                                    _query("record_id", "uuid or public_id"),
-                                   _query("event_type"),
-                                   _query("since", "only events at or after this date-time")],
+                                   _query("event_type", "", {"type": "string", "enum": [
+                                       "created", "updated", "deleted", "imported"]}),
+                                   _query("since", "only events at or after this date-time",
+                                          TS)],
                     "responses": _responses("200", _list_of("ChangeEvent"), "422")}},
         "/api/v1/openapi.json": {
             "get": {"tags": ["meta"], "summary": "This document (no authentication)",
                     "security": [], "responses": {"200": {"description": "OpenAPI 3 JSON"}}}},
     }
+
+
+def document_errors(paths: dict[str, dict]) -> None:
+    """Every operation lists the error statuses the shared layers can give it: 401 (auth),
+    400/415/422 for a JSON body (not JSON, not application/json, invalid), 422 for query
+    parameters, 404 for an id in the path. Added here once instead of per route."""
+    error = {"content": {"application/json": {"schema": _ref("Error")}}}
+    for item in paths.values():
+        path_params = any(p.get("in") == "path" for p in item.get("parameters", []))
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            statuses = [] if op.get("security") == [] else ["401"]
+            body = op.get("requestBody", {}).get("content", {})
+            if "application/json" in body:
+                statuses += ["400", "415", "422"]
+            if body:
+                statuses.append("415")
+            if any(p.get("in") == "query" for p in op.get("parameters", [])):
+                statuses.append("422")
+            if path_params or any(p.get("in") == "path" for p in op.get("parameters", [])):
+                statuses.append("404")
+            for status in statuses:
+                op["responses"].setdefault(status, {"description": ERROR_DESCRIPTIONS[status],
+                                                    **error})
 
 
 def build_spec() -> dict[str, Any]:
@@ -218,6 +284,7 @@ def build_spec() -> dict[str, Any]:
     paths |= other_paths()
     paths |= openapi_jobs.paths()
     schemas |= openapi_jobs.schemas()
+    document_errors(paths)
     return {
         "openapi": "3.0.3",
         "info": {"title": "DripPulse CRM API", "version": "1"},

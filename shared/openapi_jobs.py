@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.entities import ENTITIES
+from shared.services.jobs import STATUSES
 
 PREFIX = "/api/v1/crm"
 
@@ -46,7 +47,8 @@ JOB = {"type": "object", "properties": {
 }}
 
 JOB_ERROR = {"type": "object", "properties": {
-    "entity": {"type": "string"}, "index": {"type": "integer", "nullable": True},
+    # entity is null for errors about the bundle as a whole (an unknown top-level key)
+    "entity": {"type": "string", "nullable": True}, "index": {"type": "integer", "nullable": True},
     "public_id": {"type": "string", "nullable": True}, "field": {"type": "string", "nullable": True},
     "code": {"type": "string"}, "message": {"type": "string"}}}
 
@@ -87,20 +89,25 @@ def paths() -> dict[str, Any]:
                  "description": "same key and body → same job; other body → 422"}],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("Bundle")},
-                "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "file": {"type": "string", "format": "binary"}}}}}},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                                   "properties": {"file": {
+                                                       "type": "string", "format": "binary"}}}}}},
             "responses": {**_job_response("202"), **_job_response("200"),
                           **_error("400", "413", "415", "422")}}},
         f"{PREFIX}/exports": {"post": {
             "tags": ["bundles"], "summary": "Start an export job (file in storage)",
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"gzip": {"type": "boolean"},
-                                                 "include_deleted": {"type": "boolean"}}}}}},
+                "type": "object", "additionalProperties": False,
+                "properties": {"gzip": {"type": "boolean"},
+                               "include_deleted": {"type": "boolean"}}}}}},
             "responses": {**_job_response("202"), **_error("422")}}},
         f"{PREFIX}/jobs": {"get": {
             "tags": ["jobs"], "summary": "Jobs, newest first",
-            "parameters": [*paging, _query("kind", "import or export"),
-                           _query("status", "one of the job statuses")],
+            "parameters": [*paging,
+                           _query("kind", "import or export",
+                                  {"type": "string", "enum": ["import", "export"]}),
+                           _query("status", "one of the job statuses",
+                                  {"type": "string", "enum": list(STATUSES)})],
             "responses": {"200": {"description": "Page of jobs", "content": {"application/json": {
                 "schema": {"type": "object", "properties": {
                     "items": {"type": "array", "items": _ref("Job")},

@@ -13,7 +13,7 @@ import marshmallow as ma
 
 from shared.entities import COMMON_FIELDS, RECORD_TYPES, Entity
 from shared.errors import ValidationFailed
-from shared.fields import FieldError, Kind
+from shared.fields import FieldError, Kind, text_problem
 
 # Client-supplied public_ids come from other systems too (an imported row keeps its id), so the
 # entity prefix is not required; the charset keeps them safe in URLs and logs.
@@ -32,7 +32,8 @@ def convert_public_id(value: Any) -> str:
 
 def _convert_ref(value: Any) -> str:
     """A reference value: a uuid or a public_id (both are strings on the wire)."""
-    if not isinstance(value, str) or not 1 <= len(value) <= 64 or "\x00" in value:
+    if (not isinstance(value, str) or not 1 <= len(value) <= 64
+            or text_problem(value) is not None):  # looked up in Postgres: must be encodable
         raise FieldError("must be a uuid or a public_id")
     return value
 

@@ -35,7 +35,10 @@ def import_batch(self, job_id: str, batch_id: int) -> str:
         raise self.retry(exc=exc, countdown=2) from exc
     except Exception as exc:  # a bug or data the validator let through: fail loudly, not forever
         log.exception("import batch %s of job %s failed", batch_id, job_id)
-        runner.fail_job(uuid.UUID(job_id), "batch_failed", f"batch {batch_id} failed: {exc}")
+        # the message names the exception type only: its text can quote SQL and row data
+        runner.fail_job(uuid.UUID(job_id), "batch_failed",
+                        f"batch {batch_id} failed ({type(exc).__name__}); batches already "
+                        "applied stay applied")
         return "failed"
 
 

@@ -20,7 +20,8 @@ from shared.bundle.spool import read_batch_rows
 from shared.bundle.tables import import_batches, import_refs, import_row_keys
 from shared.bundle.validate import Candidate, row_error, validator_for
 from shared.bundle.write import write_rows
-from shared.entities import BY_PLURAL, Entity
+from shared.entities import BY_NAME, BY_PLURAL, Entity, Reference
+from shared.ids import uuid7
 from shared.models import jobs
 from shared.services.jobs import COUNTERS, record_errors
 from shared.storage import get_storage
@@ -59,7 +60,12 @@ def _resolve(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID, jo
     """Fill reference columns; returns (good rows, rejected rows, deferred self references)."""
     rejected: dict[int, Candidate] = {}
     deferred: list[dict] = []
+    # (row, reference) pairs whose parent is a row of this very batch, not stored yet
+    in_batch: list[tuple[Candidate, Reference]] = []
     lookup_job = job_id if dry_run else None
+    by_public_id = {c.public_id for c in rows}
+    for cand in rows:
+        cand.values["id"] = uuid7()  # a new row's id, known before the write (see below)
     for ref in entity.references:
         if ref.target == "*":
             by_type: dict[str, list[Candidate]] = {}
@@ -85,6 +91,8 @@ def _resolve(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID, jo
                         cand.values["record_type"] = None
                 elif target_id is not None:
                     cand.values[ref.column] = target_id
+                elif target == entity.name and cand.refs[ref.name] in by_public_id:
+                    in_batch.append((cand, ref))
                 elif target == entity.name:
                     # may be a row of a later or concurrent batch: applied when the entity is done
                     deferred.append({"organization_id": organization_id, "job_id": job_id,
@@ -108,7 +116,24 @@ def _resolve(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID, jo
                 continue
             cand.values["pipeline_id"], cand.values["pipeline_stage_id"] = found
     good = [c for c in rows if c.index not in rejected]
+    _link_in_batch(in_batch, {c.public_id: c for c in good}, organization_id, job_id, deferred)
     return good, list(rejected.values()), deferred
+
+
+def _link_in_batch(pairs: list[tuple[Candidate, Reference]], good: dict[str, Candidate],
+                   organization_id: uuid.UUID, job_id: uuid.UUID, deferred: list[dict]) -> None:
+    """Point a row at a parent written by the same statement: the parent is new (it was not
+    found stored), so the id minted for it now is the id it gets. This keeps the row as the
+    bundle has it; a later UPDATE (the deferred path) would also move its updated_at."""
+    for cand, ref in pairs:
+        parent = good.get(cand.refs[ref.name])
+        if parent is not None:
+            cand.values[ref.column] = parent.values["id"]
+        else:  # the parent row was rejected: reported once the entity is done, as before
+            deferred.append({"organization_id": organization_id, "job_id": job_id,
+                             "entity": BY_NAME[ref.target].plural, "row_index": cand.index,
+                             "public_id": cand.public_id,
+                             "target_public_id": cand.refs[ref.name]})
 
 
 def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[str, int],

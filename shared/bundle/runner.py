@@ -66,6 +66,13 @@ def run_job(job_id: uuid.UUID, enqueue: Enqueue, *, stalled: bool = False) -> st
             except BundleError as exc:
                 job_runs.finish(job_id, "failed", exc.as_error())
                 return "failed"
+            except sa.exc.OperationalError:
+                raise  # the database went away: a later delivery (or the sweeper) resumes
+            except Exception as exc:  # noqa: BLE001 - a bug must end the job, not leave it running
+                log.exception("import %s: spooling failed", job_id)
+                fail_job(job_id, "spool_failed",
+                         f"the upload could not be processed ({type(exc).__name__})")
+                return "failed"
     advance(job_id, enqueue, resume=True)
     return "running"
 

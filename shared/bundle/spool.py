@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import uuid
 import zlib
 from contextlib import ExitStack
@@ -19,7 +20,9 @@ import ijson
 import orjson
 from ijson.common import ObjectBuilder
 
+from shared import jsontext
 from shared.entities import BY_PLURAL, ENTITIES
+from shared.fields import MAX_JSON_DEPTH
 from shared.storage import Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -28,6 +31,13 @@ SUPPORTED_VERSION = 1
 MAX_STRUCTURAL_ERRORS = 100
 _CONTAINER_START = ("start_map", "start_array")
 _CONTAINER_END = ("end_map", "end_array")
+UTF8_BOM = b"\xef\xbb\xbf"
+# A row is one level above its custom_fields; a row nested deeper than this is not built nor
+# serialized (that is what would crash: orjson stops at 255 levels, json at the recursion limit)
+# but spooled as a REJECTED placeholder the row validator reports.
+MAX_ROW_DEPTH = MAX_JSON_DEPTH + 1
+# The placeholder's key: a NUL cannot be part of a stored key (jsonb), so no real row is lost.
+REJECTED = "\x00rejected"
 
 
 class BundleError(Exception):
@@ -64,7 +74,7 @@ def spool_key(organization_id: uuid.UUID, job_id: uuid.UUID, plural: str) -> str
     return f"imports/{organization_id}/{job_id}/{plural}.ndjson"
 
 
-def open_upload(storage: Storage, key: str) -> BinaryIO:
+def open_upload(storage: Storage, key: str) -> BinaryIO | _Prefixed:
     """The upload as a byte stream, decompressed when it starts with the gzip magic bytes."""
     raw = storage.open(key)
     head = raw.read(2)
@@ -73,7 +83,40 @@ def open_upload(storage: Storage, key: str) -> BinaryIO:
     except (AttributeError, OSError):  # a non-seekable backend stream: reopen instead
         raw.close()
         raw = storage.open(key)
-    return gzip.GzipFile(fileobj=raw, mode="rb") if head == GZIP_MAGIC else raw
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if head == GZIP_MAGIC else raw
+    return _skip_bom(stream)
+
+
+def _skip_bom(stream: BinaryIO) -> BinaryIO:
+    """The upload check lets a UTF-8 byte order mark through (editors on Windows write one);
+    the parser does not know it, so it is dropped here."""
+    head = stream.read(len(UTF8_BOM))
+    return _Prefixed(stream, b"" if head == UTF8_BOM else head)
+
+
+class _Prefixed:
+    """A byte stream whose first bytes were already read (no seek: backends may not have it)."""
+
+    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+        self.stream, self.head = stream, head
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.stream.read(size)
+        if size is None or size < 0:
+            data, self.head = self.head + self.stream.read(), b""
+            return data
+        data, self.head = self.head[:size], self.head[size:]
+        return data
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __enter__(self) -> _Prefixed:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 @dataclass
@@ -87,10 +130,7 @@ class _EntitySpool:
     batches: list[dict] = field(default_factory=list)
 
     def write(self, item: Any, batch_size: int) -> None:
-        try:
-            line = orjson.dumps(item) + b"\n"
-        except TypeError:  # integers beyond 64 bits: the slow path keeps them exact
-            line = json.dumps(item).encode() + b"\n"
+        line = jsontext.dumps(item) + b"\n"
         self.handle.write(line)
         self.rows += 1
         self.offset += len(line)
@@ -118,7 +158,7 @@ def _skip_value(first_event: str, events) -> None:
     if first_event not in _CONTAINER_START:
         return
     depth = 1
-    for _prefix, event, _value in events:
+    for event, _value in events:
         if event in _CONTAINER_START:
             depth += 1
         elif event in _CONTAINER_END:
@@ -127,27 +167,59 @@ def _skip_value(first_event: str, events) -> None:
                 return
 
 
-def _spool_array(plural: str, events, spool: _EntitySpool, batch_size: int) -> None:
-    item_prefix = plural + ".item"
+def _spool_array(events, spool: _EntitySpool, batch_size: int) -> None:
+    """Spool the rows of one array; `events` is just past its start_array."""
     builder: ObjectBuilder | None = None
-    for prefix, event, value in events:
+    depth = 0
+    too_deep = False
+    for event, value in events:
         if builder is not None:
-            builder.event(event, value)
-            if prefix == item_prefix and event in _CONTAINER_END:
-                spool.write(builder.value, batch_size)
-                builder = None
+            if event in _CONTAINER_START:
+                depth += 1
+                too_deep = too_deep or depth > MAX_ROW_DEPTH
+            elif event in _CONTAINER_END:
+                depth -= 1
+            if not too_deep:
+                builder.event(event, value)
+            if depth == 0:
+                spool.write(_rejected(builder.value) if too_deep else builder.value, batch_size)
+                builder, too_deep = None, False
         elif event in _CONTAINER_START:
             builder = ObjectBuilder()
             builder.event(event, value)
-        elif event == "end_array" and prefix == plural:
+            depth = 1
+        elif event == "end_array":  # outside a row: the array itself ends
             return
         else:  # a scalar where a row belongs: spooled, and reported by the row validator
             spool.write(value, batch_size)
 
 
+def _rejected(partial: Any) -> dict:
+    """The placeholder of a row nested too deeply (its public_id kept when already read)."""
+    public_id = partial.get("public_id") if isinstance(partial, dict) else None
+    return {REJECTED: f"the row is nested deeper than {MAX_JSON_DEPTH} levels",
+            "public_id": public_id if isinstance(public_id, str) else None}
+
+
 def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
                  job_id: uuid.UUID, batch_size: int) -> SpoolResult:
     """Parse the upload once; return totals, batch boundaries and structural errors."""
+    try:
+        return _spool(ijson.basic_parse, storage, upload_key, organization_id, job_id, batch_size)
+    except _NumberOverflow:
+        # The C parser stops at numbers beyond 64 bits, which are valid JSON (a jsonb numeric
+        # in custom_fields exports as one). The pure-Python parser reads them exactly: slower,
+        # so it is only the second pass for the bundles that need it.
+        return _spool(ijson.get_backend("python").basic_parse, storage, upload_key, organization_id,
+                      job_id, batch_size)
+
+
+class _NumberOverflow(Exception):
+    pass
+
+
+def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
+           job_id: uuid.UUID, batch_size: int) -> SpoolResult:
     errors: list[dict] = []
 
     def structural(entity: str | None, fld: str | None, code: str, message: str) -> None:
@@ -159,19 +231,21 @@ def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
     with ExitStack() as stack:
         stream = CountingReader(stack.enter_context(open_upload(storage, upload_key)))
         try:
-            events = ijson.parse(stream, use_float=True)
+            # basic_parse, not parse: parse builds each event's path prefix, which costs
+            # O(depth) per event, so a few MB of "[[[[…" kept a worker busy for hours
+            events = parse(stream, use_float=True)
             first = next(events, None)
             if first is None:
                 raise BundleError("empty_bundle", "the upload is empty")
-            if first[1] != "start_map":
+            if first[0] != "start_map":
                 raise BundleError("invalid_bundle", "the bundle must be a JSON object")
-            for prefix, event, value in events:
-                if prefix == "" and event == "end_map":
+            for event, value in events:
+                if event == "end_map":  # every value below is consumed whole: this is the top
                     break
                 if event != "map_key":  # pragma: no cover - ijson always yields keys here
                     continue
                 key = value
-                _, vevent, vvalue = next(events)
+                vevent, vvalue = next(events)
                 if key in BY_PLURAL:
                     if vevent != "start_array":
                         structural(key, None, "invalid_bundle", "must be an array of rows; ignored")
@@ -182,7 +256,7 @@ def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
                         skey = spool_key(organization_id, job_id, key)
                         spool = spools[key] = _EntitySpool(skey, stack.enter_context(
                             storage.writer(skey)))
-                    _spool_array(key, events, spool, batch_size)
+                    _spool_array(events, spool, batch_size)
                 elif key == "version":
                     if vevent != "number" or vvalue != SUPPORTED_VERSION:
                         raise BundleError("unsupported_version",
@@ -195,6 +269,13 @@ def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
             for _ in events:  # trailing bytes after the bundle must still be valid JSON
                 raise BundleError("invalid_json", "unexpected data after the bundle")
         except ijson.JSONError as exc:
+            overflow = "overflow" in f"{exc} {exc.__context__}"
+            if overflow and parse is ijson.basic_parse:
+                raise _NumberOverflow() from exc
+            if overflow:
+                raise BundleError("number_out_of_range", "a number in the upload is beyond the "
+                                  "range of a double (for example 1e400)",
+                                  offset=stream.consumed) from exc
             raise BundleError(
                 "invalid_json",
                 f"the upload is not valid JSON (breaks off or goes wrong within the first "
@@ -225,8 +306,15 @@ def read_batch_rows(storage: Storage, key: str, byte_start: int, byte_end: int) 
     return [_loads(line) for line in data.splitlines()]
 
 
+# 19+ digits in a row may be an integer beyond 64 bits, which orjson reads as a float (silently
+# losing digits); such lines take the exact stdlib path. Digits inside strings only cost speed.
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+
+
 def _loads(line: bytes) -> Any:
+    if _LONG_DIGITS.search(line):
+        return json.loads(line)
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits
+    except orjson.JSONDecodeError:  # e.g. unpaired surrogates, which the stdlib reads
         return json.loads(line)

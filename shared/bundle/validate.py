@@ -10,9 +10,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from shared import fields as k
+from shared import jsontext
+from shared.bundle.spool import REJECTED
 from shared.entities import COMMON_FIELDS, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
 from shared.ids import parse_uuid
 
@@ -32,6 +32,12 @@ class Candidate:
     stage: tuple[uuid.UUID | None, uuid.UUID | None, str | None] | None = None
 
 
+def _bad_public_id(value: Any) -> bool:
+    """A public_id (own or referenced) Postgres can compare: a short string it can encode."""
+    return (not isinstance(value, str) or len(value) > MAX_PUBLIC_ID
+            or k.text_problem(value) is not None)
+
+
 def row_error(entity: Entity, index: int, public_id: Any, fld: str | None, message: str,
               code: str = "invalid") -> dict:
     return {"entity": entity.plural, "index": index,
@@ -46,7 +52,7 @@ def minted_public_id(entity: Entity, organization_id: uuid.UUID, raw: dict) -> s
     if isinstance(raw.get("external_id"), str) and raw["external_id"]:
         basis = f"ext\x00{raw.get('external_system') or ''}\x00{raw['external_id']}".encode()
     else:
-        basis = b"row\x00" + orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+        basis = b"row\x00" + jsontext.dumps(raw, sort_keys=True)
     digest = hashlib.sha256(f"{organization_id}\x00{entity.name}\x00".encode() + basis)
     return f"{entity.prefix}_imp{digest.hexdigest()[:24]}"
 
@@ -62,13 +68,18 @@ class RowValidator:
         entity = self.entity
         if not isinstance(raw, dict):
             return None, [row_error(entity, index, None, None, "row must be a JSON object")]
+        if REJECTED in raw:  # the spool could not keep the row (nested too deeply)
+            return None, [row_error(entity, index, raw.get("public_id"), None,
+                                    str(raw[REJECTED]), code="too_deep")]
         errors: list[dict] = []
         public_id = raw.get("public_id")
         if public_id is None or public_id == "":
             public_id = minted_public_id(entity, organization_id, raw)
-        elif not isinstance(public_id, str) or len(public_id) > MAX_PUBLIC_ID or "\x00" in public_id:
+        elif _bad_public_id(public_id):
             errors.append(row_error(entity, index, None, "public_id",
-                                    f"must be a string of at most {MAX_PUBLIC_ID} characters"))
+                                    f"must be a string of at most {MAX_PUBLIC_ID} characters "
+                                    "without NUL or unpaired surrogate characters"))
+            public_id = None
         values: dict[str, Any] = {}
         for name, convert, required, default in self.specs:
             value = raw.get(name)
@@ -97,7 +108,8 @@ class RowValidator:
             target = raw.get(ref.public_field)
             if target is None or target == "":
                 candidate.refs[ref.name] = None
-            elif not isinstance(target, str) or len(target) > MAX_PUBLIC_ID:
+            elif _bad_public_id(target):
+                # checked here: a NUL in a lookup would fail the whole batch in the database
                 errors.append(row_error(entity, index, public_id, ref.public_field,
                                         "must be a public_id string"))
             else:

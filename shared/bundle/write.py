@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 
-import orjson
 import sqlalchemy as sa
 
+from shared import jsontext
 from shared.bundle.validate import Candidate
 from shared.entities import BY_NAME, Entity
 from shared.ids import uuid7
@@ -69,10 +69,10 @@ def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
     now = datetime.now(UTC)
     for cand in rows:
         values = dict(cand.values)
-        values["id"] = uuid7()
+        values["id"] = values.get("id") or uuid7()  # apply may have minted it already
         values["organization_id"] = organization_id
         values["public_id"] = cand.public_id
-        values["custom_fields"] = orjson.dumps(values["custom_fields"]).decode()
+        values["custom_fields"] = jsontext.dumps(values["custom_fields"]).decode()
         values["created_at"] = values.get("created_at") or now
         values["updated_at"] = values.get("updated_at") or now
         yield tuple(values.get(c) for c in cols)

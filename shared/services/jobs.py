@@ -12,6 +12,7 @@ from shared import db
 from shared.config import get_settings
 from shared.entities import ENTITIES
 from shared.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from shared.fields import text_problem
 from shared.ids import parse_uuid, uuid7
 from shared.models import job_errors, jobs
 from shared.pagination import bad_cursor, decode_cursor, page
@@ -199,15 +200,24 @@ def iter_errors(organization_id: uuid.UUID, job_id: str, page_size: int = 1000
             return
 
 
+def _text(value: str | None) -> str | None:
+    """Error fields quote the upload (keys, ids); text Postgres cannot store (NUL, unpaired
+    surrogates) is replaced, so reporting a bad row can never fail the batch that reports it."""
+    if value is None or text_problem(value) is None:
+        return value
+    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
                   errors: list[dict]) -> None:
     """Append row errors (entity, index, public_id, field, code, message) and count them."""
     if not errors:
         return
     conn.execute(job_errors.insert(), [
-        {"organization_id": organization_id, "job_id": job_id, "entity": e.get("entity"),
-         "row_index": e.get("index"), "public_id": e.get("public_id"), "field": e.get("field"),
-         "code": e.get("code", "invalid"), "message": e["message"]}
+        {"organization_id": organization_id, "job_id": job_id, "entity": _text(e.get("entity")),
+         "row_index": e.get("index"), "public_id": _text(e.get("public_id")),
+         "field": _text(e.get("field")), "code": e.get("code", "invalid"),
+         "message": _text(e["message"])}
         for e in errors
     ])
     conn.execute(jobs.update().where(jobs.c.id == job_id)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from shared import db
 from shared.entities import OPPORTUNITY, pipelines, stages
 from shared.errors import NotFound, ValidationFailed
+from shared.fields import text_problem
 from shared.ids import mint_public_id, parse_uuid, uuid7
 from shared.pagination import bad_cursor, decode_cursor, page
 from shared.serializers import api_row, json_value
@@ -23,15 +24,24 @@ from shared.services.stages import find_pipeline
 KINDS = ("open", "won", "lost")
 
 
+def _storable(value: str) -> None:
+    problem = text_problem(value)  # NUL or an unpaired surrogate: Postgres cannot store it
+    if problem:
+        raise ma.ValidationError(problem)
+
+
+NAME = [ma.validate.Length(1, 200), _storable]
+
+
 class StageIn(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    name = ma.fields.String(required=True, validate=NAME)
     kind = ma.fields.String(load_default="open", validate=ma.validate.OneOf(KINDS))
     position = ma.fields.Integer(load_default=None, allow_none=True,
                                  validate=ma.validate.Range(min=0))
 
 
 class PipelineIn(ma.Schema):
-    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    name = ma.fields.String(required=True, validate=NAME)
     is_default = ma.fields.Boolean(load_default=False)
     stages = ma.fields.List(ma.fields.Nested(StageIn(exclude=("position",))),
                             validate=ma.validate.Length(1, 100), load_default=None)

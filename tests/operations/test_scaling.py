@@ -18,7 +18,6 @@ from shared.services import jobs as job_service
 from shared.services.organizations import create_organization
 from tests.bundles.test_import_resume import isolated_queue  # noqa: F401  (fixture)
 from tests.conftest import WorkerProcess, wait_for
-from worker.app import celery_app
 
 FINISHED = ("succeeded", "completed_with_errors", "failed", "cancelled")
 
@@ -39,6 +38,11 @@ def _finished(org_id: uuid.UUID, job_id: uuid.UUID, timeout: float = 240) -> dic
 
 
 def test_tasks_are_routed_to_their_queues():
+    # imported here, not at module level: worker.app builds its Celery app from the settings
+    # current at first import, and collection runs before the session's settings exist (the
+    # API then published to unprefixed queues no test worker reads)
+    from worker.app import celery_app
+
     router = celery_app.amqp.router
     assert router.route({}, "drippulse.import.run")["queue"].name == "imports"
     assert router.route({}, "drippulse.import.batch")["queue"].name == "imports"
