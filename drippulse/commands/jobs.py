@@ -29,16 +29,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 @client_command
 def cmd_show(args: argparse.Namespace) -> int:
     client = make_client(args)
-    job = client.get_job(args.id)
-    if args.wait:
-        reporter = reporter_for(args.json)
-        job = wait(client, job, reporter)
-        reporter.close()
-    if args.json:
-        print_json(job)
-    else:
-        render.job_details(job, sys.stdout)
-    return exit_code(job) if args.wait else EXIT_OK
+    return _follow_and_report(client, client.get_job(args.id), args, render.job_details)
 
 
 @client_command
@@ -74,7 +65,12 @@ def cmd_errors(args: argparse.Namespace) -> int:
 @client_command
 def cmd_retry(args: argparse.Namespace) -> int:
     client = make_client(args)
-    job = client.retry_job(args.id)
+    return _follow_and_report(client, client.retry_job(args.id), args,
+                              lambda job, out: print(render.job_line(job), file=out))
+
+
+def _follow_and_report(client, job: dict, args: argparse.Namespace, show) -> int:
+    """With --wait, follow the job like `import` does; then print it (or its JSON)."""
     if args.wait:
         reporter = reporter_for(args.json)
         job = wait(client, job, reporter)
@@ -82,7 +78,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     if args.json:
         print_json(job)
     else:
-        print(render.job_line(job))
+        show(job, sys.stdout)
     return exit_code(job) if args.wait else EXIT_OK
 
 
