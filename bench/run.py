@@ -198,6 +198,9 @@ def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
         }
         if profile and (work / "profile.txt").exists():
             result["worker_profile_top"] = _top_frames(work / "profile.txt")
+            if out:  # the collapsed stacks, for inclusive analysis (flamegraph tools read them)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(work / "profile.txt", out.with_suffix(".folded"))
         _print(result)
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
