@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
@@ -133,6 +134,13 @@ def _json_object(value: Any) -> dict:
 
 
 def _has_nul(value: Any) -> bool:
+    # fast path, one C call: orjson writes a NUL as the escape \u0000, so a value whose JSON
+    # lacks that text has none; a hit may be a literal backslash-u0000, so the walk decides
+    try:
+        if b"\\u0000" not in orjson.dumps(value):
+            return False
+    except TypeError:  # integers beyond 64 bits: walk
+        pass
     stack = [value]
     while stack:
         item = stack.pop()
