@@ -2,8 +2,8 @@
 
 The job row is the truth: totals come from counts in the export's own snapshot, `processed` is
 written every `batch_size` rows (at most every 0.5 s) in short transactions of their own, and the
-same write tells the run whether a cancel was requested. A redelivered job simply runs again: the file is replaced
-atomically, so no reader ever sees half of it.
+same write tells the run whether a cancel was requested. A redelivered job simply runs again:
+the file is replaced atomically, so no reader ever sees half of it.
 """
 from __future__ import annotations
 
