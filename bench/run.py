@@ -104,7 +104,8 @@ def _top_frames(collapsed: Path, n: int = 12) -> list[dict]:
     return [{"frame": frame, "share": round(count / grand, 3)} for frame, count in ranked]
 
 
-def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
+def run(rows: int, out: Path | None, profile: bool, concurrency: int,
+        batch_size: int | None = None) -> dict:
     server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     if not server or not redis_url:
@@ -118,6 +119,8 @@ def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
         env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, DRIPPULSE_DATA_DIR=str(work / "data"),
                    DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
                    SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
+        if batch_size:
+            env["DRIPPULSE_BATCH_SIZE"] = str(batch_size)
         config.set_settings(config.load(env))
         anchor_org = organizations.create_organization("bench anchor")
         import_org = organizations.create_organization("bench import")
@@ -198,6 +201,9 @@ def run(rows: int, out: Path | None, profile: bool, concurrency: int) -> dict:
         }
         if profile and (work / "profile.txt").exists():
             result["worker_profile_top"] = _top_frames(work / "profile.txt")
+            if out:  # the collapsed stacks, for inclusive analysis (flamegraph tools read them)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(work / "profile.txt", out.with_suffix(".folded"))
         _print(result)
         if out:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -246,8 +252,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", action="store_true", help="sample the worker with py-spy")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument("--batch-size", type=int, help="rows per import batch (default: settings)")
     args = parser.parse_args()
-    run(args.rows, args.out, args.profile, args.concurrency)
+    run(args.rows, args.out, args.profile, args.concurrency, args.batch_size)
 
 
 if __name__ == "__main__":

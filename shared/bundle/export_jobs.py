@@ -1,9 +1,9 @@
 """Export jobs: a worker writes the bundle to storage, reporting progress per entity.
 
 The job row is the truth: totals come from counts in the export's own snapshot, `processed` is
-written every `batch_size` rows in short transactions of their own, and the same write tells the
-run whether a cancel was requested. A redelivered job simply runs again: the file is replaced
-atomically, so no reader ever sees half of it.
+written every `batch_size` rows (at most every 0.5 s) in short transactions of their own, and the
+same write tells the run whether a cancel was requested. A redelivered job simply runs again:
+the file is replaced atomically, so no reader ever sees half of it.
 """
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ from shared.storage import get_storage
 from shared.worker_metrics import observe_batch
 
 log = logging.getLogger(__name__)
+
+
+# Progress (and the cancel check that rides on it) is written at most this often.
+FLUSH_INTERVAL_S = 0.5
 
 
 class ExportCancelled(Exception):
@@ -49,6 +53,7 @@ class _Progress:
         self._written = 0
         self._unobserved = 0
         self._batch_started = time.perf_counter()
+        self._flushed_at = 0.0
 
     def start(self, totals: dict[str, int]) -> None:
         self.progress = {plural: {"total": n, "processed": 0} for plural, n in totals.items()}
@@ -66,7 +71,11 @@ class _Progress:
                 observe_batch("export", plural, now - self._batch_started,
                               {"exported": self._unobserved})
             self._unobserved, self._batch_started = 0, now
-        if self._done() - self._written >= self.every:
+        # every `every` rows, but not more often than FLUSH_INTERVAL_S: each write is a
+        # committed transaction, and at batch_size rows a write came every ~75 ms (48 writes,
+        # ~0.6-0.8 s of a 4 s export of 100k rows)
+        if (self._done() - self._written >= self.every
+                and time.monotonic() - self._flushed_at >= FLUSH_INTERVAL_S):
             self.flush()
 
     def _done(self) -> int:
@@ -74,6 +83,7 @@ class _Progress:
 
     def flush(self) -> None:
         self._written = self._done()
+        self._flushed_at = time.monotonic()
         with db.tenant_transaction(self.organization_id) as conn:
             cancel = conn.execute(
                 jobs.update()
