@@ -37,3 +37,30 @@ def test_anchor_copy_loads_every_row_with_valid_references(database_url, org):
     assert events == 500
     out = baseline.copy_out(conninfo, org_id, 500)
     assert out["bytes"] > 0
+
+
+def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, settings, tmp_path,
+                                                           monkeypatch):
+    """A tiny end-to-end run of `drippulse bench`: its result, not its speed, is checked."""
+    import json
+
+    from bench.run import run
+    from shared import config
+
+    server = sa.engine.make_url(database_url).set(database="postgres").render_as_string(
+        hide_password=False)
+    monkeypatch.setenv("TEST_DATABASE_URL", server)
+    monkeypatch.setenv("TEST_REDIS_URL", settings.redis_url)
+    out = tmp_path / "bench.json"
+    try:
+        result = run(1000, out, profile=False, concurrency=1)
+    finally:
+        config.set_settings(settings)
+    saved = json.loads(out.read_text())
+    assert saved["rows"] == 1000 and saved["import"]["status"] == "succeeded"
+    assert saved["export_job"]["status"] == "succeeded"
+    for key in ("anchor_copy_in", "anchor_copy_out", "get_export"):
+        assert saved[key]["rows_per_s"] > 0
+    assert saved["import"]["ratio_to_copy"] > 0 and saved["import"]["poll_median_ms"] > 0
+    assert saved["peak_rss"]["worker"]["largest_process_mb"] > 0
+    assert result["import"]["progress"]["contacts"]["created"] == 400
