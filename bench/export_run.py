@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
-import shutil
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import requests
 
 from bench import baseline, processes
-from bench.run import _conninfo, _create_database, _drop_database, _follow, _wait_http
-from shared import config, migrate
-from shared.db import dispose_engines
+from bench.harness import BenchEnv, bench_environment, conninfo
+from bench.run import _follow, _wait_http
 from shared.services import organizations
 
 
@@ -38,63 +32,49 @@ def _get(url: str, headers: dict) -> tuple[float, int]:
 
 
 def run(rows: int, repeat: int = 1) -> dict:
-    server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    if not server or not redis_url:
-        raise SystemExit("set TEST_DATABASE_URL and TEST_REDIS_URL")
-    work = Path(tempfile.mkdtemp(prefix="dp-bench-export-"))
-    db_url = _create_database(server)
-    children: list[processes.Child] = []
-    try:
-        migrate.upgrade(db_url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIPPULSE_")}
-        env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, DRIPPULSE_DATA_DIR=str(work / "data"),
-                   DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
-                   SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
-        config.set_settings(config.load(env))
-        org = organizations.create_organization("export bench")
-        org_id = uuid.UUID(org["organization_id"])
-        baseline.copy_in(_conninfo(db_url), org_id, rows)
-        # settle the fresh rows (hint bits, statistics) so that autovacuum does not run during,
-        # and skew, whichever measurement comes first
-        with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")
-        # on a shared machine the best of a few runs is the figure that means something
-        anchor = max((baseline.copy_out(_conninfo(db_url), org_id, rows) for _ in range(repeat)),
-                     key=lambda a: a["rows_per_s"])
+    with bench_environment("dp-bench-export-") as bench:
+        return _measure(bench, rows, repeat)
 
-        port = processes.free_port()
-        base = f"http://127.0.0.1:{port}"
-        api = processes.api_server(env, port, work / "api.log")
-        children.append(api)
-        wrk = processes.worker(env, 2, work / "worker.log")
-        children.append(wrk)
-        _wait_http(base + "/healthz")
-        headers = {"Authorization": f"Bearer {org['api_key']}"}
 
-        result: dict = {"rows": rows, "copy_out_rows_per_s": round(anchor["rows_per_s"])}
-        for name, query in (("get_export", ""), ("get_export_gzip", "?gzip=true")):
-            seconds, size = min(_get(f"{base}/api/v1/crm/export{query}", headers)
-                                for _ in range(repeat))
-            result[name] = {"seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
-                            "mb": round(size / 1e6, 1)}
-        for name, body in (("export_job", {}), ("export_job_gzip", {"gzip": True})):
-            job_s, done = min((_job(base, headers, body) for _ in range(repeat)),
-                              key=lambda r: r[0])
-            dl_s, size = _get(base + done["links"]["download"], headers)
-            result[name] = {"status": done["status"], "job_seconds": round(job_s, 2),
-                            "rows_per_s": round(rows / job_s), "download_s": round(dl_s, 2),
-                            "mb": round(size / 1e6, 1)}
-        result["peak_rss_mb"] = {"api": api.stop(), "worker": wrk.stop()}
-        children.clear()
-        print(json.dumps(result, indent=2))
-        return result
-    finally:
-        for child in children:
-            child.stop()
-        dispose_engines()
-        _drop_database(db_url)
-        shutil.rmtree(work, ignore_errors=True)
+def _measure(bench: BenchEnv, rows: int, repeat: int) -> dict:
+    db_url, env, work, children = bench.db_url, bench.env, bench.work, bench.children
+    org = organizations.create_organization("export bench")
+    org_id = uuid.UUID(org["organization_id"])
+    baseline.copy_in(conninfo(db_url), org_id, rows)
+    # settle the fresh rows (hint bits, statistics) so that autovacuum does not run during,
+    # and skew, whichever measurement comes first
+    with psycopg.connect(conninfo(db_url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    # on a shared machine the best of a few runs is the figure that means something
+    anchor = max((baseline.copy_out(conninfo(db_url), org_id, rows) for _ in range(repeat)),
+                 key=lambda a: a["rows_per_s"])
+
+    port = processes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = processes.api_server(env, port, work / "api.log")
+    children.append(api)
+    wrk = processes.worker(env, 2, work / "worker.log")
+    children.append(wrk)
+    _wait_http(base + "/healthz")
+    headers = {"Authorization": f"Bearer {org['api_key']}"}
+
+    result: dict = {"rows": rows, "copy_out_rows_per_s": round(anchor["rows_per_s"])}
+    for name, query in (("get_export", ""), ("get_export_gzip", "?gzip=true")):
+        seconds, size = min(_get(f"{base}/api/v1/crm/export{query}", headers)
+                            for _ in range(repeat))
+        result[name] = {"seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+                        "mb": round(size / 1e6, 1)}
+    for name, body in (("export_job", {}), ("export_job_gzip", {"gzip": True})):
+        job_s, done = min((_job(base, headers, body) for _ in range(repeat)),
+                          key=lambda r: r[0])
+        dl_s, size = _get(base + done["links"]["download"], headers)
+        result[name] = {"status": done["status"], "job_seconds": round(job_s, 2),
+                        "rows_per_s": round(rows / job_s), "download_s": round(dl_s, 2),
+                        "mb": round(size / 1e6, 1)}
+    result["peak_rss_mb"] = {"api": api.stop(), "worker": wrk.stop()}
+    children.clear()
+    print(json.dumps(result, indent=2))
+    return result
 
 
 def _job(base: str, headers: dict, body: dict) -> tuple[float, dict]:

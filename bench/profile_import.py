@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from bench.generate import write_bundle
-from bench.run import _create_database, _drop_database
+from bench.harness import create_database, drop_database
 from shared import config, migrate
 from shared.bundle import runner
 from shared.bundle.upload import submit_import
@@ -37,7 +37,7 @@ def run(rows: int, top: int, batch_size: int | None, profile: bool = True) -> di
     if not server or not redis_url:
         raise SystemExit("set TEST_DATABASE_URL and TEST_REDIS_URL")
     work = Path(tempfile.mkdtemp(prefix="dp-prof-"))
-    db_url = _create_database(server)
+    db_url = create_database(server)
     try:
         migrate.upgrade(db_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DRIPPULSE_")}
@@ -86,7 +86,7 @@ def run(rows: int, top: int, batch_size: int | None, profile: bool = True) -> di
         return result
     finally:
         dispose_engines()
-        _drop_database(db_url)
+        drop_database(db_url)
         shutil.rmtree(work, ignore_errors=True)
 
 

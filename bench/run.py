@@ -11,45 +11,19 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import psycopg
 import requests
-import sqlalchemy as sa
 
-from bench import baseline, processes
+from bench import baseline, harness, processes
 from bench.generate import write_bundle
-from shared import config, migrate
-from shared.db import dispose_engines, normalize_url
+from bench.harness import BenchEnv, bench_environment
 from shared.services import organizations
-
-
-def _conninfo(url: str) -> str:
-    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(
-        hide_password=False)
-
-
-def _create_database(server_url: str) -> str:
-    server = sa.engine.make_url(normalize_url(server_url))
-    name = f"dp_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(_conninfo(str(server.set(database="postgres"))), autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-    return server.set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(url: str) -> None:
-    parsed = sa.engine.make_url(url)
-    with psycopg.connect(_conninfo(str(parsed.set(database="postgres"))), autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-
-
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:
@@ -106,115 +80,100 @@ def _top_frames(collapsed: Path, n: int = 12) -> list[dict]:
 
 def run(rows: int, out: Path | None, profile: bool, concurrency: int,
         batch_size: int | None = None) -> dict:
-    server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    if not server or not redis_url:
-        raise SystemExit("set DATABASE_URL (or TEST_DATABASE_URL) and REDIS_URL for the benchmark")
-    work = Path(tempfile.mkdtemp(prefix="dp-bench-"))
-    db_url = _create_database(server)
-    children: list[processes.Child] = []
-    try:
-        migrate.upgrade(db_url)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DRIPPULSE_")}
-        env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, DRIPPULSE_DATA_DIR=str(work / "data"),
-                   DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
-                   SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
-        if batch_size:
-            env["DRIPPULSE_BATCH_SIZE"] = str(batch_size)
-        config.set_settings(config.load(env))
-        anchor_org = organizations.create_organization("bench anchor")
-        import_org = organizations.create_organization("bench import")
+    with bench_environment("dp-bench-", batch_size=batch_size) as bench:
+        return _measure(bench, rows, out, profile, concurrency)
 
-        bundle = work / "bundle.json"
-        t0 = time.perf_counter()
-        sizes = write_bundle(bundle, rows)
-        gen_s = time.perf_counter() - t0
-        conninfo = _conninfo(db_url)
-        anchor_org_id = uuid.UUID(anchor_org["organization_id"])
-        copy_in = baseline.copy_in(conninfo, anchor_org_id, rows)
-        copy_out = baseline.copy_out(conninfo, anchor_org_id, rows)
 
-        port = processes.free_port()
-        base = f"http://127.0.0.1:{port}"
-        api = processes.api_server(env, port, work / "api.log")
-        children.append(api)
-        wrk = processes.worker(env, concurrency, work / "worker.log")
-        children.append(wrk)
-        _wait_http(base + "/healthz")
-        headers = {"Authorization": f"Bearer {import_org['api_key']}"}
+def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
+             concurrency: int) -> dict:
+    db_url, env, work, children = bench.db_url, bench.env, bench.work, bench.children
+    anchor_org = organizations.create_organization("bench anchor")
+    import_org = organizations.create_organization("bench import")
 
-        spy = _py_spy_top(wrk.proc.pid, 3600, work / "profile.txt") if profile else None
-        started = time.perf_counter()
-        with open(bundle, "rb") as body:
-            resp = requests.post(base + "/api/v1/crm/import", data=body, timeout=600,
-                                 headers=headers | {"Content-Type": "application/json"})
-        resp.raise_for_status()
-        upload_s = time.perf_counter() - started
-        followed = _follow(base, headers, resp.json()["links"]["self"])
-        import_s = time.perf_counter() - started
-        if spy:
-            spy.terminate()
-            spy.wait(30)
+    bundle = work / "bundle.json"
+    t0 = time.perf_counter()
+    sizes = write_bundle(bundle, rows)
+    gen_s = time.perf_counter() - t0
+    conninfo = harness.conninfo(db_url)
+    anchor_org_id = uuid.UUID(anchor_org["organization_id"])
+    copy_in = baseline.copy_in(conninfo, anchor_org_id, rows)
+    copy_out = baseline.copy_out(conninfo, anchor_org_id, rows)
 
-        t0 = time.perf_counter()
-        size = 0
-        with requests.get(base + "/api/v1/crm/export", headers=headers, stream=True,
-                          timeout=600) as streamed:
-            for chunk in streamed.iter_content(1 << 20):
-                size += len(chunk)
-        get_export_s = time.perf_counter() - t0
+    port = processes.free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = processes.api_server(env, port, work / "api.log")
+    children.append(api)
+    wrk = processes.worker(env, concurrency, work / "worker.log")
+    children.append(wrk)
+    _wait_http(base + "/healthz")
+    headers = {"Authorization": f"Bearer {import_org['api_key']}"}
 
-        t0 = time.perf_counter()
-        job = requests.post(base + "/api/v1/crm/exports", headers=headers, json={},
-                            timeout=60).json()
-        export_job = _follow(base, headers, job["links"]["self"])
-        download = export_job["job"]["links"].get("download")
-        if download:
-            with requests.get(base + download, headers=headers, stream=True, timeout=600) as dl:
-                for _ in dl.iter_content(1 << 20):
-                    pass
-        export_job_s = time.perf_counter() - t0
+    spy = _py_spy_top(wrk.proc.pid, 3600, work / "profile.txt") if profile else None
+    started = time.perf_counter()
+    with open(bundle, "rb") as body:
+        resp = requests.post(base + "/api/v1/crm/import", data=body, timeout=600,
+                             headers=headers | {"Content-Type": "application/json"})
+    resp.raise_for_status()
+    upload_s = time.perf_counter() - started
+    followed = _follow(base, headers, resp.json()["links"]["self"])
+    import_s = time.perf_counter() - started
+    if spy:
+        spy.terminate()
+        spy.wait(30)
 
-        memory = {"api": api.stop(), "worker": wrk.stop()}
-        children.clear()
-        polls = followed["latencies_ms"]
-        result = {
-            "rows": rows, "entities": sizes, "bundle_mb": round(bundle.stat().st_size / 1e6, 1),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform()},
-            "generate_s": round(gen_s, 2),
-            "anchor_copy_in": copy_in, "anchor_copy_out": copy_out,
-            "import": {"status": followed["job"]["status"], "seconds": import_s,
-                       "upload_s": upload_s, "rows_per_s": rows / import_s,
-                       "ratio_to_copy": (rows / import_s) / copy_in["rows_per_s"],
-                       "first_progress_s": followed["first_progress_s"],
-                       "poll_median_ms": statistics.median(polls),
-                       "poll_p95_ms": sorted(polls)[int(len(polls) * 0.95) - 1] if polls else None,
-                       "progress": followed["job"]["progress"]},
-            "get_export": {"seconds": get_export_s, "rows_per_s": rows / get_export_s,
-                           "bytes": size,
-                           "ratio_to_copy_out": (rows / get_export_s) / copy_out["rows_per_s"]},
-            "export_job": {"status": export_job["job"]["status"], "seconds": export_job_s,
-                           "rows_per_s": rows / export_job_s,
-                           "ratio_to_copy_out": (rows / export_job_s) / copy_out["rows_per_s"]},
-            "peak_rss": memory,
-        }
-        if profile and (work / "profile.txt").exists():
-            result["worker_profile_top"] = _top_frames(work / "profile.txt")
-            if out:  # the collapsed stacks, for inclusive analysis (flamegraph tools read them)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(work / "profile.txt", out.with_suffix(".folded"))
-        _print(result)
-        if out:
+    t0 = time.perf_counter()
+    size = 0
+    with requests.get(base + "/api/v1/crm/export", headers=headers, stream=True,
+                      timeout=600) as streamed:
+        for chunk in streamed.iter_content(1 << 20):
+            size += len(chunk)
+    get_export_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    job = requests.post(base + "/api/v1/crm/exports", headers=headers, json={},
+                        timeout=60).json()
+    export_job = _follow(base, headers, job["links"]["self"])
+    download = export_job["job"]["links"].get("download")
+    if download:
+        with requests.get(base + download, headers=headers, stream=True, timeout=600) as dl:
+            for _ in dl.iter_content(1 << 20):
+                pass
+    export_job_s = time.perf_counter() - t0
+
+    memory = {"api": api.stop(), "worker": wrk.stop()}
+    children.clear()
+    polls = followed["latencies_ms"]
+    result = {
+        "rows": rows, "entities": sizes, "bundle_mb": round(bundle.stat().st_size / 1e6, 1),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "generate_s": round(gen_s, 2),
+        "anchor_copy_in": copy_in, "anchor_copy_out": copy_out,
+        "import": {"status": followed["job"]["status"], "seconds": import_s,
+                   "upload_s": upload_s, "rows_per_s": rows / import_s,
+                   "ratio_to_copy": (rows / import_s) / copy_in["rows_per_s"],
+                   "first_progress_s": followed["first_progress_s"],
+                   "poll_median_ms": statistics.median(polls),
+                   "poll_p95_ms": sorted(polls)[int(len(polls) * 0.95) - 1] if polls else None,
+                   "progress": followed["job"]["progress"]},
+        "get_export": {"seconds": get_export_s, "rows_per_s": rows / get_export_s,
+                       "bytes": size,
+                       "ratio_to_copy_out": (rows / get_export_s) / copy_out["rows_per_s"]},
+        "export_job": {"status": export_job["job"]["status"], "seconds": export_job_s,
+                       "rows_per_s": rows / export_job_s,
+                       "ratio_to_copy_out": (rows / export_job_s) / copy_out["rows_per_s"]},
+        "peak_rss": memory,
+    }
+    if profile and (work / "profile.txt").exists():
+        result["worker_profile_top"] = _top_frames(work / "profile.txt")
+        if out:  # the collapsed stacks, for inclusive analysis (flamegraph tools read them)
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(result, indent=2, default=str))
-        return result
-    finally:
-        for child in children:
-            child.stop()
-        dispose_engines()
-        _drop_database(db_url)
-        shutil.rmtree(work, ignore_errors=True)
+            shutil.copy(work / "profile.txt", out.with_suffix(".folded"))
+    _print(result)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str))
+    return result
 
 
 def _print(r: dict) -> None:
