@@ -11,13 +11,11 @@ import hmac
 import secrets
 import uuid
 
-import sqlalchemy as sa
 from flask import Flask, request, session
 
-from shared import db
+from shared import auth
 from shared.auth import Principal
 from shared.errors import Forbidden
-from shared.models import organizations, users
 from shared.services import dashboard_sessions
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -68,16 +66,7 @@ def current_user() -> dict | None:
     if dashboard_sessions.expired(session.get("started")) or \
             dashboard_sessions.revoked(session.get("sid")):
         return None
-    # Looked up per request so a deactivated user loses access at once, not when the cookie ends.
-    with db.transaction() as conn:
-        row = conn.execute(
-            sa.select(users.c.id, users.c.email, users.c.organization_id,
-                      organizations.c.name.label("organization_name"))
-            .select_from(users.join(organizations, organizations.c.id == users.c.organization_id))
-            .where(users.c.id == user_uuid, users.c.organization_id == org_uuid,
-                   users.c.is_active.is_(True))
-        ).one_or_none()
-    return dict(row._mapping) if row else None
+    return auth.active_user(user_uuid, org_uuid)
 
 
 def session_principal() -> Principal | None:

@@ -147,3 +147,17 @@ def authenticate_user(email: str, password: str) -> dict | None:
             return None
         conn.execute(users.update().where(users.c.id == row.id).values(last_login_at=sa.func.now()))
         return dict(row._mapping)
+
+
+def active_user(user_id: uuid.UUID, organization_id: uuid.UUID) -> dict | None:
+    """A signed-in user, still active in that organization, with the organization's name.
+    Looked up per request so a deactivated user loses access at once."""
+    with db.transaction() as conn:
+        row = conn.execute(
+            sa.select(users.c.id, users.c.email, users.c.organization_id,
+                      organizations.c.name.label("organization_name"))
+            .select_from(users.join(organizations, organizations.c.id == users.c.organization_id))
+            .where(users.c.id == user_id, users.c.organization_id == organization_id,
+                   users.c.is_active.is_(True))
+        ).one_or_none()
+    return dict(row._mapping) if row else None
