@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from shared import db
+from shared.bundle.tables import import_row_keys
 from shared.config import get_settings
 from shared.models import job_errors, jobs
 from shared.storage import get_storage
@@ -49,8 +50,11 @@ def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, 
                     if storage.exists(key):
                         storage.delete(key)
                         deleted["files"] += 1
-            # import_batches / import_row_keys / import_refs go with the job (ON DELETE CASCADE)
+            # import_batches / import_refs go with the job (ON DELETE CASCADE); the row keys of
+            # a run that did not end cleanly have no foreign key (migration 0005)
             keys = [(row.organization_id, row.id) for row in rows]
+            conn.execute(import_row_keys.delete().where(
+                sa.tuple_(import_row_keys.c.organization_id, import_row_keys.c.job_id).in_(keys)))
             deleted["job_errors"] += conn.execute(job_errors.delete().where(
                 sa.tuple_(job_errors.c.organization_id, job_errors.c.job_id).in_(keys))).rowcount
             deleted["jobs"] += conn.execute(jobs.delete().where(
