@@ -38,7 +38,8 @@ def text_problem(value: str) -> str | None:
     """Why Postgres text cannot hold `value` (None when it can)."""
     if "\x00" in value:
         return "must not contain NUL characters"
-    if _SURROGATES.search(value):
+    # isascii() reads a flag CPython keeps on every string: most text skips the regex
+    if not value.isascii() and _SURROGATES.search(value):
         # a lone UTF-16 surrogate ("\ud800" in JSON) is not encodable as UTF-8
         return "must not contain unpaired surrogate characters"
     return None
