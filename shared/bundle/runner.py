@@ -23,7 +23,7 @@ from shared.bundle.tables import import_batches, import_refs, import_row_keys
 from shared.config import get_settings
 from shared.entities import ENTITIES
 from shared.models import jobs
-from shared.services import job_runs
+from shared.services import job_runs, table_statistics
 from shared.services.jobs import FINISHED, empty_progress, record_errors
 from shared.storage import get_storage
 from shared.worker_metrics import observe_batch
@@ -146,6 +146,7 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     org = job.organization_id
     to_enqueue: list[int] = []
     cleanup = None
+    analyzed = _refresh_statistics(job) if job.status == "running" else []
     with db.tenant_transaction(org) as conn:
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
                                                  jobs.c.id == job_id)
@@ -153,6 +154,10 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
         if job.status != "running":
             return job.status
         checkpoint = dict(job.checkpoint or {})
+        if analyzed:
+            checkpoint["analyzed"] = sorted({*checkpoint.get("analyzed", []), *analyzed})
+            conn.execute(jobs.update().where(jobs.c.organization_id == org, jobs.c.id == job_id)
+                         .values(checkpoint=checkpoint))
         dry_run = bool((job.params or {}).get("dry_run"))
         if job.cancel_requested:
             _end(conn, job, "cancelled")
@@ -189,6 +194,29 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     if cleanup is not None:
         _delete_files(cleanup)
     return state
+
+
+def _refresh_statistics(job) -> list[str]:
+    """ANALYZE the tables of entities whose batches are all done and that got many rows, once
+    per job (the checkpoint remembers), before the next entity starts or the job ends: the
+    next entity's reference lookups and the first export after the import plan with real row
+    counts. Runs outside the job-row lock: ANALYZE takes a while on a large table."""
+    checkpoint = job.checkpoint or {}
+    if not checkpoint.get("spooled") or (job.params or {}).get("dry_run"):
+        return []
+    with db.tenant_transaction(job.organization_id) as conn:
+        pending = set(conn.execute(
+            sa.select(import_batches.c.entity).distinct()
+            .where(import_batches.c.organization_id == job.organization_id,
+                   import_batches.c.job_id == job.id, import_batches.c.status == "pending")
+        ).scalars())
+    progress, done = job.progress or {}, set(checkpoint.get("analyzed", []))
+    tables = [e.plural for e in ENTITIES if e.plural not in pending and e.plural not in done
+              and table_statistics.written_rows(progress, e.plural) >= table_statistics.MIN_ROWS]
+    written = sum(table_statistics.written_rows(progress, e.plural) for e in ENTITIES)
+    if not pending and "change_events" not in done and written >= table_statistics.MIN_ROWS:
+        tables.append("change_events")  # one `imported` event per row: the change log grew too
+    return table_statistics.refresh(tables)
 
 
 def _end(conn: sa.Connection, job, status: str) -> None:

@@ -246,3 +246,49 @@ def test_a_row_with_a_nul_byte_is_reported_not_the_batch(org, small_batches):
         (1, "lead_nul", "invalid")]
     assert sorted(r["public_id"] for r in rows(org, "leads")) == ["lead_ok1", "lead_ok2"]
     assert scalar(org, "SELECT count(*) FROM crm.change_events WHERE organization_id = :org") == 2
+
+
+def _last_analyzed(table: str):
+    with db.transaction() as conn:
+        return conn.execute(sa.text(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE schemaname = 'crm' "
+            "AND relname = :table"), {"table": table}).scalar()
+
+
+def test_an_import_refreshes_the_statistics_of_the_tables_it_filled(org, small_batches,
+                                                                   monkeypatch):
+    from shared.services import table_statistics
+    monkeypatch.setattr(table_statistics, "MIN_ROWS", 4)
+    with db.transaction() as conn:
+        started = conn.execute(sa.text("SELECT now()")).scalar()
+    queue = LocalQueue()
+    contacts = [{"public_id": "cnt_stat", "first_name": "Only", "last_name": "One"}]
+    job_id = _submit(org, bundle(accounts=_accounts(5, "acct_stat"), contacts=contacts), queue)
+    runner.run_job(job_id, queue)
+    queue.drain()
+    assert _job(org, job_id)["status"] == "succeeded"
+    checkpoint = job_service.get_job(uuid.UUID(org["organization_id"]), str(job_id)).checkpoint
+    # accounts got 5 rows (analyzed), contacts 1 (left to autovacuum), the change log 6
+    assert checkpoint["analyzed"] == ["accounts", "change_events"]
+    assert _last_analyzed("accounts") >= started
+    assert _last_analyzed("change_events") >= started
+
+
+def test_a_dry_run_refreshes_no_statistics(org, small_batches, monkeypatch):
+    from shared.services import table_statistics
+    monkeypatch.setattr(table_statistics, "MIN_ROWS", 1)
+    queue = LocalQueue()
+    job_id = _submit(org, bundle(accounts=_accounts(3, "acct_dry")), queue, dry_run=True)
+    runner.run_job(job_id, queue)
+    queue.drain()
+    assert _job(org, job_id)["status"] == "succeeded"
+    checkpoint = job_service.get_job(uuid.UUID(org["organization_id"]), str(job_id)).checkpoint
+    assert "analyzed" not in checkpoint
+
+
+def test_the_application_role_may_analyze_record_tables_only(org):
+    with db.tenant_transaction(uuid.UUID(org["organization_id"])) as conn:
+        conn.execute(sa.text("SELECT crm.refresh_statistics('contacts')"))
+    with pytest.raises(sa.exc.ProgrammingError, match="record tables"):
+        with db.tenant_transaction(uuid.UUID(org["organization_id"])) as conn:
+            conn.execute(sa.text("SELECT crm.refresh_statistics('jobs')"))
