@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import orjson
 import psycopg
 
-from bench.generate import MIX, counts, rows_for
+from bench.generate import MIX, counts, public_id, rows_for
 from shared.entities import BY_PLURAL
+from shared.ids import uuid7
 
 _KIND = {"accounts": 1, "contacts": 2, "opportunities": 3, "leads": 4, "activities": 5}
 _PLURAL_OF = {"acct": "accounts", "cnt": "contacts", "opp": "opportunities", "lead": "leads",
@@ -61,7 +62,10 @@ def _copy_rows(org: uuid.UUID, entity: str, rows: Iterator[dict], stage: dict[st
 
 
 def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
-    """COPY every entity plus one change event per row; returns seconds and rows/s."""
+    """COPY every entity plus one change event per row; returns seconds and rows/s.
+
+    The events are the rows an import writes: a time-ordered id, the record's public_id, the
+    job id and the outcome (so the same indexes are maintained, with the same key order)."""
     sizes = counts(rows)
     with psycopg.connect(conninfo) as conn:
         pipeline_id, = conn.execute(
@@ -71,6 +75,8 @@ def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
             "SELECT name, id FROM crm.opportunity_pipeline_stages WHERE pipeline_id = %s",
             (pipeline_id,)).fetchall())
         conn.commit()
+        job_id = uuid7()
+        created = orjson.dumps({"outcome": "created"}).decode()
         started = time.perf_counter()
         for entity, _ in MIX:
             columns, tuples = _copy_rows(org, entity, rows_for(entity, sizes[entity], sizes, seed),
@@ -82,10 +88,11 @@ def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
             record_type = BY_PLURAL[entity].name
             with conn.cursor() as cur, cur.copy(
                     "COPY crm.change_events (id, organization_id, record_type, record_id, "
-                    "public_id, event_type, actor) FROM STDIN") as copy:
+                    "public_id, event_type, changes, actor, job_id) FROM STDIN") as copy:
                 for i in range(sizes[entity]):
-                    copy.write_row((uuid.uuid4(), org, record_type, bench_uuid(org, entity, i),
-                                    None, "imported", "bench"))
+                    copy.write_row((uuid7(), org, record_type, bench_uuid(org, entity, i),
+                                    public_id(entity, i), "imported", created, "bench",
+                                    job_id))
         conn.commit()
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows_per_s": rows / seconds}

@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -53,6 +54,13 @@ def _follow(base: str, headers: dict, job_path: str) -> dict:
         if job["status"] not in ("queued", "running"):
             return {"job": job, "first_progress_s": first_progress, "latencies_ms": latencies}
         time.sleep(0.25)
+
+
+def _job_run_seconds(job: dict) -> float | None:
+    if not job.get("started_at") or not job.get("finished_at"):
+        return None
+    started = datetime.fromisoformat(job["started_at"])
+    return (datetime.fromisoformat(job["finished_at"]) - started).total_seconds()
 
 
 def _py_spy_top(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
@@ -97,7 +105,6 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     conninfo = harness.conninfo(db_url)
     anchor_org_id = uuid.UUID(anchor_org["organization_id"])
     copy_in = baseline.copy_in(conninfo, anchor_org_id, rows)
-    copy_out = baseline.copy_out(conninfo, anchor_org_id, rows)
 
     port = processes.free_port()
     base = f"http://127.0.0.1:{port}"
@@ -121,6 +128,12 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
         spy.terminate()
         spy.wait(30)
 
+    # the export anchor reads the very rows the export reads (the imported organization's), in
+    # the same state, once before and once after the export measurements: the faster of the
+    # two is the figure (whichever runs first pays for setting hint bits on fresh rows)
+    import_org_id = uuid.UUID(import_org["organization_id"])
+    copy_outs = [baseline.copy_out(conninfo, import_org_id, rows)]
+
     t0 = time.perf_counter()
     size = 0
     with requests.get(base + "/api/v1/crm/export", headers=headers, stream=True,
@@ -139,6 +152,10 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
             for _ in dl.iter_content(1 << 20):
                 pass
     export_job_s = time.perf_counter() - t0
+    copy_outs.append(baseline.copy_out(conninfo, import_org_id, rows))
+    copy_out = max(copy_outs, key=lambda a: a["rows_per_s"])
+    copy_out["runs_rows_per_s"] = [round(a["rows_per_s"]) for a in copy_outs]
+    job_run_s = _job_run_seconds(export_job["job"])
 
     memory = {"api": api.stop(), "worker": wrk.stop()}
     children.clear()
@@ -159,9 +176,15 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
         "get_export": {"seconds": get_export_s, "rows_per_s": rows / get_export_s,
                        "bytes": size,
                        "ratio_to_copy_out": (rows / get_export_s) / copy_out["rows_per_s"]},
-        "export_job": {"status": export_job["job"]["status"], "seconds": export_job_s,
-                       "rows_per_s": rows / export_job_s,
-                       "ratio_to_copy_out": (rows / export_job_s) / copy_out["rows_per_s"]},
+        # the job's own run (started_at → finished_at: snapshot, COPY, file written and synced),
+        # and the client's whole wait: POST, queue, polling every 0.25 s, then the download
+        "export_job": {"status": export_job["job"]["status"], "run_s": job_run_s,
+                       "rows_per_s": rows / job_run_s if job_run_s else None,
+                       "ratio_to_copy_out": (rows / job_run_s) / copy_out["rows_per_s"]
+                       if job_run_s else None,
+                       "with_download_s": export_job_s,
+                       "with_download_rows_per_s": rows / export_job_s,
+                       "with_download_ratio": (rows / export_job_s) / copy_out["rows_per_s"]},
         "peak_rss": memory,
     }
     if profile and (work / "profile.txt").exists():
@@ -186,12 +209,16 @@ def _print(r: dict) -> None:
         ("  time to first progress", f"{r['import']['first_progress_s'] or 0:.2f} s"),
         ("  poll GET jobs/{id} median / p95",
          f"{r['import']['poll_median_ms']:.1f} / {r['import']['poll_p95_ms'] or 0:.1f} ms"),
-        ("anchor COPY out (row_to_json)", f"{r['anchor_copy_out']['rows_per_s']:,.0f} rows/s"),
+        ("anchor COPY out (row_to_json, same rows)",
+         f"{r['anchor_copy_out']['rows_per_s']:,.0f} rows/s"),
         ("GET /export streamed", f"{r['get_export']['rows_per_s']:,.0f} rows/s = "
                                  f"{r['get_export']['ratio_to_copy_out']:.2f}× COPY out"),
-        ("export job + download", f"{r['export_job']['rows_per_s']:,.0f} rows/s = "
-                                  f"{r['export_job']['ratio_to_copy_out']:.2f}× COPY out "
-                                  f"[{r['export_job']['status']}]"),
+        ("export job (its run)", f"{r['export_job']['rows_per_s'] or 0:,.0f} rows/s = "
+                                 f"{r['export_job']['ratio_to_copy_out'] or 0:.2f}× COPY out "
+                                 f"[{r['export_job']['status']}]"),
+        ("  + queue, polling, download", f"{r['export_job']['with_download_rows_per_s']:,.0f} "
+                                         f"rows/s = {r['export_job']['with_download_ratio']:.2f}× "
+                                         f"COPY out"),
         ("peak RSS API (largest process / tree)",
          f"{r['peak_rss']['api']['largest_process_mb']} / {r['peak_rss']['api']['tree_mb']} MB"),
         ("peak RSS worker (largest process / tree)",
