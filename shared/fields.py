@@ -156,26 +156,43 @@ def _json_object(value: Any) -> dict:
 def _json_problem(value: Any) -> str | None:
     """What jsonb (or a later export/import) cannot hold in a JSON value: NUL or lone surrogates
     in strings, infinite numbers, absurd integers, nesting beyond MAX_JSON_DEPTH. Iterative, so
-    depth itself cannot crash the check."""
+    depth itself cannot crash the check; scalar members are checked where they are met, so a
+    flat object (the usual custom_fields) costs one loop over its items."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            problem = text_problem(item)
-            if problem:
-                return problem
-        elif isinstance(item, dict | list):
+        if isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
                 return f"must not be nested deeper than {MAX_JSON_DEPTH} levels"
             if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                stack.extend((child, depth + 1) for child in item.values())
+                for key in item:
+                    problem = text_problem(key) if isinstance(key, str) else None
+                    if problem:
+                        return problem
+                members = item.values()
             else:
-                stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            return "must not contain infinite or NaN numbers"
-        elif isinstance(item, int) and abs(item) >= 10**MAX_JSON_INT_DIGITS:
-            return f"must not contain integers of more than {MAX_JSON_INT_DIGITS} digits"
+                members = item
+            for member in members:
+                if isinstance(member, dict | list):
+                    stack.append((member, depth + 1))
+                else:
+                    problem = _scalar_problem(member)
+                    if problem:
+                        return problem
+        else:
+            problem = _scalar_problem(item)
+            if problem:
+                return problem
+    return None
+
+
+def _scalar_problem(item: Any) -> str | None:
+    if isinstance(item, str):
+        return text_problem(item)
+    if isinstance(item, float) and not math.isfinite(item):
+        return "must not contain infinite or NaN numbers"
+    if isinstance(item, int) and abs(item) >= 10**MAX_JSON_INT_DIGITS:
+        return f"must not contain integers of more than {MAX_JSON_INT_DIGITS} digits"
     return None
 
 
