@@ -21,7 +21,7 @@ from shared.bundle.tables import import_batches, import_refs, import_row_keys
 from shared.bundle.validate import Candidate, row_error, validator_for
 from shared.bundle.write import write_rows
 from shared.entities import BY_NAME, BY_PLURAL, Entity, Reference
-from shared.ids import uuid7
+from shared.ids import uuid7_texts
 from shared.models import jobs
 from shared.services.jobs import COUNTERS, record_errors
 from shared.storage import get_storage
@@ -48,9 +48,10 @@ def _claim_keys(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UU
         return set()
     return set(conn.execute(sa.text(
         "INSERT INTO crm.import_row_keys (job_id, entity, public_id, organization_id) "
-        "SELECT :job, :entity, p, :org FROM unnest(CAST(:ids AS text[])) AS p ORDER BY p "
-        "ON CONFLICT DO NOTHING RETURNING public_id"),
-        {"job": job_id, "entity": plural, "org": organization_id, "ids": sorted(public_ids)},
+        "SELECT :job, :entity, p, :org FROM jsonb_array_elements_text(CAST(:ids AS jsonb)) AS p "
+        "ORDER BY p COLLATE \"C\" ON CONFLICT DO NOTHING RETURNING public_id"),
+        {"job": job_id, "entity": plural, "org": organization_id,
+         "ids": resolve.json_array(public_ids)},
     ).scalars())
 
 
@@ -64,8 +65,8 @@ def _resolve(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID, jo
     in_batch: list[tuple[Candidate, Reference]] = []
     lookup_job = job_id if dry_run else None
     by_public_id = {c.public_id for c in rows}
-    for cand in rows:
-        cand.values["id"] = uuid7()  # a new row's id, known before the write (see below)
+    for cand, new_id in zip(rows, uuid7_texts(len(rows)), strict=True):
+        cand.values["id"] = new_id  # a new row's id, known before the write (see below)
     for ref in entity.references:
         if ref.target == "*":
             by_type: dict[str, list[Candidate]] = {}

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from shared import jsontext
 from shared.bundle.validate import Candidate
 from shared.entities import BY_NAME, Entity
-from shared.ids import uuid7
+from shared.ids import uuid7, uuid7_texts
 
 STAGE = "import_stage"
 # Never compared nor overwritten on update: the row keeps its identity and creation time, and
@@ -81,7 +81,7 @@ def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
     at = {c: cols.index(c) for c in ("id", "organization_id", "public_id", "custom_fields",
                                      "created_at", "updated_at")}
     now = datetime.now(UTC)
-    for cand in rows:
+    for cand, event_id in zip(rows, uuid7_texts(len(rows)), strict=True):
         get = cand.values.get
         row = [get(c) for c in cols]  # a new list: the candidate stays as validated (bisection)
         row[at["id"]] = row[at["id"]] or uuid7()  # apply may have minted it already
@@ -90,7 +90,7 @@ def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
         row[at["custom_fields"]] = jsontext.dumps(row[at["custom_fields"]]).decode()
         row[at["created_at"]] = row[at["created_at"]] or now
         row[at["updated_at"]] = row[at["updated_at"]] or now
-        row.append(uuid7())
+        row.append(event_id)
         yield row
 
 
