@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+import orjson
 import sqlalchemy as sa
 
 from shared import db
@@ -146,7 +147,11 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     org = job.organization_id
     to_enqueue: list[int] = []
     cleanup = None
-    analyzed = _refresh_statistics(job) if job.status == "running" else []
+    due, final = _statistics_due(job) if job.status == "running" else ([], False)
+    # the job's last tables are analyzed before it is declared done (an export right after
+    # it plans with real row counts); an entity finished mid-job after the next entity's
+    # batches are queued, so the workers never wait for it
+    analyzed = table_statistics.refresh(due) if final else []
     with db.tenant_transaction(org) as conn:
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
                                                  jobs.c.id == job_id)
@@ -155,7 +160,7 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
             return job.status
         checkpoint = dict(job.checkpoint or {})
         if analyzed:
-            checkpoint["analyzed"] = sorted({*checkpoint.get("analyzed", []), *analyzed})
+            checkpoint["analyzed"] = [*checkpoint.get("analyzed", []), *analyzed]
             conn.execute(jobs.update().where(jobs.c.organization_id == org, jobs.c.id == job_id)
                          .values(checkpoint=checkpoint))
         dry_run = bool((job.params or {}).get("dry_run"))
@@ -191,19 +196,21 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
                 state = f"importing {current}"
     for batch_id in to_enqueue:
         enqueue(BATCH_TASK, [str(job_id), batch_id])
+    if due and not final:
+        _record_analyzed(org, job_id, table_statistics.refresh(due))
     if cleanup is not None:
         _delete_files(cleanup)
     return state
 
 
-def _refresh_statistics(job) -> list[str]:
-    """ANALYZE the tables of entities whose batches are all done and that got many rows, once
-    per job (the checkpoint remembers), before the next entity starts or the job ends: the
-    next entity's reference lookups and the first export after the import plan with real row
-    counts. Runs outside the job-row lock: ANALYZE takes a while on a large table."""
+def _statistics_due(job) -> tuple[list[str], bool]:
+    """Tables to ANALYZE now: those of entities whose batches are all done and that got many
+    rows, once per job (the checkpoint remembers); and whether no batch is left at all. The
+    next entity's reference lookups and the first export after the import then plan with real
+    row counts."""
     checkpoint = job.checkpoint or {}
     if not checkpoint.get("spooled") or (job.params or {}).get("dry_run"):
-        return []
+        return [], False
     with db.tenant_transaction(job.organization_id) as conn:
         pending = set(conn.execute(
             sa.select(import_batches.c.entity).distinct()
@@ -216,7 +223,19 @@ def _refresh_statistics(job) -> list[str]:
     written = sum(table_statistics.written_rows(progress, e.plural) for e in ENTITIES)
     if not pending and "change_events" not in done and written >= table_statistics.MIN_ROWS:
         tables.append("change_events")  # one `imported` event per row: the change log grew too
-    return table_statistics.refresh(tables)
+    return tables, not pending
+
+
+def _record_analyzed(organization_id: uuid.UUID, job_id: uuid.UUID, tables: list[str]) -> None:
+    if not tables:
+        return
+    with db.tenant_transaction(organization_id) as conn:
+        # one atomic update: every other checkpoint writer reads the row under its lock
+        conn.execute(sa.text(
+            "UPDATE crm.jobs SET checkpoint = checkpoint || jsonb_build_object('analyzed', "
+            "coalesce(checkpoint->'analyzed', '[]'::jsonb) || CAST(:tables AS jsonb)) "
+            "WHERE organization_id = :org AND id = :job"),
+            {"tables": orjson.dumps(tables).decode(), "org": organization_id, "job": job_id})
 
 
 def _end(conn: sa.Connection, job, status: str) -> None:
