@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,6 +42,27 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process tree's live processes (and reaped children)."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / _TICKS
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores; idle and iowait excluded)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / _TICKS
+
+
 class PeakRss(threading.Thread):
     """Samples a process tree every 100 ms: peak of its largest process and of the whole tree."""
 
@@ -67,7 +89,9 @@ class PeakRss(threading.Thread):
 
 
 class Child:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path,
+                 profiled: bool = False) -> None:
+        self.profiled = profiled  # args start with `py-spy record … --`: SIGINT makes it write
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -76,6 +100,12 @@ class Child:
 
     def stop(self) -> dict:
         peak = self.rss.stop()
+        if self.profiled and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # py-spy stops sampling and writes its file
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -92,6 +122,16 @@ def api_server(env: dict[str, str], port: int, log: Path) -> Child:
                   "-w", "2", "--threads", "4", "--timeout", "600"], env, log)
 
 
-def worker(env: dict[str, str], concurrency: int, log: Path) -> Child:
-    return Child([sys.executable, "-m", "drippulse", "worker", "--concurrency", str(concurrency),
-                  "--loglevel", "WARNING"], env, log)
+def worker(env: dict[str, str], concurrency: int, log: Path,
+           profile_to: Path | None = None) -> Child:
+    """The Celery worker; with `profile_to`, started under py-spy (attaching to a running
+    process is refused in some sandboxes, launching it is not), sampling all its processes."""
+    args = [sys.executable, "-m", "drippulse", "worker", "--concurrency", str(concurrency),
+            "--loglevel", "WARNING"]
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if profile_to is None or not os.access(spy, os.X_OK):
+        if profile_to is not None:
+            print("py-spy is not installed (pip install -e '.[bench]'): no profile")
+        return Child(args, env, log)
+    return Child([spy, "record", "--rate", "100", "--format", "raw", "--subprocesses",
+                  "--output", str(profile_to), "--", *args], env, log, profiled=True)

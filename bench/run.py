@@ -13,7 +13,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import time
 import uuid
 from datetime import datetime
@@ -56,6 +55,12 @@ def _follow(base: str, headers: dict, job_path: str) -> dict:
         time.sleep(0.25)
 
 
+def _cpu(api: processes.Child, wrk: processes.Child) -> dict[str, float]:
+    return {"api": processes.tree_cpu_seconds(api.proc.pid),
+            "worker": processes.tree_cpu_seconds(wrk.proc.pid),
+            "machine": processes.machine_cpu_seconds()}
+
+
 def _job_run_seconds(job: dict) -> float | None:
     if not job.get("started_at") or not job.get("finished_at"):
         return None
@@ -63,27 +68,33 @@ def _job_run_seconds(job: dict) -> float | None:
     return (datetime.fromisoformat(job["finished_at"]) - started).total_seconds()
 
 
-def _py_spy_top(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
-    spy = shutil.which("py-spy")
-    if not spy:
-        return None
-    return subprocess.Popen([spy, "record", "-p", str(pid), "--subprocesses", "--format", "raw",
-                             "-d", str(seconds), "-o", str(out), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _frame(raw: str) -> str:
+    """`function (path/to/file.py:123)` → `function (file.py)`: one entry per function."""
+    name, _, where = raw.partition(" (")
+    return f"{name} ({where.rsplit('/', 1)[-1].split(':', 1)[0]})" if where else name
 
 
-def _top_frames(collapsed: Path, n: int = 12) -> list[dict]:
-    totals: dict[str, int] = {}
+def _top_frames(collapsed: Path, n: int = 15) -> dict[str, list[dict]]:
+    """Shares of the worker's on-CPU samples: by the function running (self) and by the
+    project's functions on the stack (inclusive: where the time goes, phase by phase)."""
+    self_time: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
     grand = 0
     for line in collapsed.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
-        leaf = stack.split(";")[-1]
-        totals[leaf] = totals.get(leaf, 0) + int(count)
+        frames = stack.split(";")
+        leaf = _frame(frames[-1])
+        self_time[leaf] = self_time.get(leaf, 0) + int(count)
+        for name in {_frame(f) for f in frames if " (shared/" in f}:
+            inclusive[name] = inclusive.get(name, 0) + int(count)
         grand += int(count)
-    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:n]
-    return [{"frame": frame, "share": round(count / grand, 3)} for frame, count in ranked]
+
+    def ranked(totals: dict[str, int]) -> list[dict]:
+        top = sorted(totals.items(), key=lambda kv: -kv[1])[:n]
+        return [{"frame": frame, "share": round(count / max(grand, 1), 3)} for frame, count in top]
+    return {"self": ranked(self_time), "inclusive": ranked(inclusive), "samples": grand}
 
 
 def run(rows: int, out: Path | None, profile: bool, concurrency: int,
@@ -110,12 +121,13 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     base = f"http://127.0.0.1:{port}"
     api = processes.api_server(env, port, work / "api.log")
     children.append(api)
-    wrk = processes.worker(env, concurrency, work / "worker.log")
+    wrk = processes.worker(env, concurrency, work / "worker.log",
+                           profile_to=work / "profile.txt" if profile else None)
     children.append(wrk)
     _wait_http(base + "/healthz")
     headers = {"Authorization": f"Bearer {import_org['api_key']}"}
 
-    spy = _py_spy_top(wrk.proc.pid, 3600, work / "profile.txt") if profile else None
+    cpu_before = _cpu(api, wrk)
     started = time.perf_counter()
     with open(bundle, "rb") as body:
         resp = requests.post(base + "/api/v1/crm/import", data=body, timeout=600,
@@ -124,9 +136,7 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     upload_s = time.perf_counter() - started
     followed = _follow(base, headers, resp.json()["links"]["self"])
     import_s = time.perf_counter() - started
-    if spy:
-        spy.terminate()
-        spy.wait(30)
+    cpu_used = {k: v - cpu_before[k] for k, v in _cpu(api, wrk).items()}
 
     # the export anchor reads the very rows the export reads (the imported organization's), in
     # the same state, once before and once after the export measurements: the faster of the
@@ -172,7 +182,15 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
                    "first_progress_s": followed["first_progress_s"],
                    "poll_median_ms": statistics.median(polls),
                    "poll_p95_ms": sorted(polls)[int(len(polls) * 0.95) - 1] if polls else None,
-                   "progress": followed["job"]["progress"]},
+                   "progress": followed["job"]["progress"],
+                   # where the machine's CPU went during the import, per imported row; "other"
+                   # is mostly Postgres (plus Redis and this client)
+                   "cpu_us_per_row": {
+                       "worker": round(cpu_used["worker"] / rows * 1e6, 1),
+                       "api": round(cpu_used["api"] / rows * 1e6, 1),
+                       "other": round((cpu_used["machine"] - cpu_used["worker"]
+                                       - cpu_used["api"]) / rows * 1e6, 1),
+                       "machine": round(cpu_used["machine"] / rows * 1e6, 1)}},
         "get_export": {"seconds": get_export_s, "rows_per_s": rows / get_export_s,
                        "bytes": size,
                        "ratio_to_copy_out": (rows / get_export_s) / copy_out["rows_per_s"]},
@@ -209,6 +227,9 @@ def _print(r: dict) -> None:
         ("  time to first progress", f"{r['import']['first_progress_s'] or 0:.2f} s"),
         ("  poll GET jobs/{id} median / p95",
          f"{r['import']['poll_median_ms']:.1f} / {r['import']['poll_p95_ms'] or 0:.1f} ms"),
+        ("  CPU per row: worker / API / other",
+         "{worker} / {api} / {other} µs (machine {machine} µs)".format(
+             **r["import"]["cpu_us_per_row"])),
         ("anchor COPY out (row_to_json, same rows)",
          f"{r['anchor_copy_out']['rows_per_s']:,.0f} rows/s"),
         ("GET /export streamed", f"{r['get_export']['rows_per_s']:,.0f} rows/s = "
@@ -228,15 +249,22 @@ def _print(r: dict) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")
-    for entry in r.get("worker_profile_top", []):
-        print(f"  profile {entry['share']:6.1%}  {entry['frame']}")
+    top = r.get("worker_profile_top")
+    if top:
+        print(f"worker profile ({top['samples']} on-CPU samples), inclusive:")
+        for entry in top["inclusive"]:
+            print(f"  {entry['share']:6.1%}  {entry['frame']}")
+        print("worker profile, self:")
+        for entry in top["self"]:
+            print(f"  {entry['share']:6.1%}  {entry['frame']}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--profile", action="store_true", help="sample the worker with py-spy")
+    parser.add_argument("--profile", action="store_true",
+                        help="run the worker under py-spy (pip install -e '.[bench]')")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--batch-size", type=int, help="rows per import batch (default: settings)")
     args = parser.parse_args()
