@@ -148,10 +148,12 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     to_enqueue: list[int] = []
     cleanup = None
     due, final = _statistics_due(job) if job.status == "running" else ([], False)
-    # the job's last tables are analyzed before it is declared done (an export right after
-    # it plans with real row counts); an entity finished mid-job after the next entity's
-    # batches are queued, so the workers never wait for it
-    analyzed = table_statistics.refresh(due) if final else []
+    # the last entity's table is analyzed before the job is declared done (an export right
+    # after it plans with real row counts); an entity finished mid-job after the next entity's
+    # batches are queued, so the workers never wait for it; the change log once the job is
+    # done (an export does not read it)
+    later = [t for t in due if not final or t == "change_events"]
+    analyzed = table_statistics.refresh([t for t in due if t not in later])
     with db.tenant_transaction(org) as conn:
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
                                                  jobs.c.id == job_id)
@@ -196,8 +198,8 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
                 state = f"importing {current}"
     for batch_id in to_enqueue:
         enqueue(BATCH_TASK, [str(job_id), batch_id])
-    if due and not final:
-        _record_analyzed(org, job_id, table_statistics.refresh(due))
+    if later:
+        _record_analyzed(org, job_id, table_statistics.refresh(later))
     if cleanup is not None:
         _delete_files(cleanup)
     return state
