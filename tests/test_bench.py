@@ -64,3 +64,24 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     assert saved["import"]["ratio_to_copy"] > 0 and saved["import"]["poll_median_ms"] > 0
     assert saved["peak_rss"]["worker"]["largest_process_mb"] > 0
     assert result["import"]["progress"]["contacts"]["created"] == 400
+    # the export job's own run, the export anchor on the imported rows, CPU per imported row
+    assert 0 < saved["export_job"]["run_s"] <= saved["export_job"]["with_download_s"]
+    assert len(saved["anchor_copy_out"]["runs_rows_per_s"]) == 2
+    cpu = saved["import"]["cpu_us_per_row"]
+    assert cpu["worker"] > 0 and cpu["machine"] >= cpu["worker"] + cpu["api"]
+
+
+def test_the_worker_profile_is_summarized_by_self_and_inclusive_share(tmp_path):
+    from bench.run import _top_frames
+    folded = tmp_path / "profile.folded"
+    folded.write_text(
+        "process 1:\"worker\";main (drippulse/cli.py:3);apply_batch (shared/bundle/apply.py:9);"
+        "write_rows (shared/bundle/write.py:90) 6\n"
+        "process 1:\"worker\";main (drippulse/cli.py:3);apply_batch (shared/bundle/apply.py:12);"
+        "validate (shared/bundle/validate.py:70) 3\n"
+        "process 1:\"worker\";main (drippulse/cli.py:3);_spool (shared/bundle/spool.py:5) 1\n")
+    top = _top_frames(folded)
+    assert top["samples"] == 10
+    assert top["inclusive"][0] == {"frame": "apply_batch (apply.py)", "share": 0.9}
+    assert {"frame": "write_rows (write.py)", "share": 0.6} in top["self"]
+    assert all(not e["frame"].startswith("main") for e in top["inclusive"])
