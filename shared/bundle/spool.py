@@ -154,9 +154,12 @@ class SpoolResult:
 
 
 def _skip_value(first_event: str, events) -> None:
-    if first_event not in _CONTAINER_START:
-        return
-    depth = 1
+    if first_event in _CONTAINER_START:
+        _skip_open(events, 1)
+
+
+def _skip_open(events, depth: int) -> None:
+    """Consume events until `depth` open containers are closed."""
     for event, _value in events:
         if event in _CONTAINER_START:
             depth += 1
@@ -197,7 +200,7 @@ def _build_row(events, first_event: str) -> Any:
             top = stack[-1]
         elif event == "start_map" or event == "start_array":
             if len(stack) >= MAX_ROW_DEPTH:
-                _skip_row_rest(events, len(stack) + 1)
+                _skip_open(events, len(stack) + 1)  # the rest of the row
                 return _rejected(root)
             child: Any = {} if event == "start_map" else []
             if type(top) is dict:
@@ -211,17 +214,6 @@ def _build_row(events, first_event: str) -> Any:
         else:
             top.append(value)
     return root  # pragma: no cover - the parser raises on a truncated document first
-
-
-def _skip_row_rest(events, depth: int) -> None:
-    """Consume the events of a row until its `depth` open containers are closed."""
-    for event, _value in events:
-        if event in _CONTAINER_START:
-            depth += 1
-        elif event in _CONTAINER_END:
-            depth -= 1
-            if depth == 0:
-                return
 
 
 def _rejected(partial: Any) -> dict:
