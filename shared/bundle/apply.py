@@ -141,8 +141,8 @@ def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[st
                   errors: list[dict], claim: int) -> tuple[bool, list[int]]:
     """Counters, errors and the done flag, under the job row lock (taken last and briefly)."""
     org = batch.organization_id
-    # NO KEY UPDATE: the FKs of import_row_keys / job_errors hold KEY SHARE on the job row in
-    # every concurrent batch; a plain FOR UPDATE would conflict with those and deadlock
+    # NO KEY UPDATE: the FK of job_errors holds KEY SHARE on the job row in every concurrent
+    # batch that reports errors; a plain FOR UPDATE would conflict with those and deadlock
     progress = conn.execute(sa.select(jobs.c.progress).where(
         jobs.c.organization_id == org, jobs.c.id == job_id)
         .with_for_update(key_share=True)).scalar_one()

@@ -198,10 +198,10 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
                 state = f"importing {current}"
     for batch_id in to_enqueue:
         enqueue(BATCH_TASK, [str(job_id), batch_id])
-    if later:
-        _record_analyzed(org, job_id, table_statistics.refresh(later))
     if cleanup is not None:
         _delete_files(cleanup)
+    if later:
+        _record_analyzed(org, job_id, table_statistics.refresh(later))
     return state
 
 
@@ -229,15 +229,21 @@ def _statistics_due(job) -> tuple[list[str], bool]:
 
 
 def _record_analyzed(organization_id: uuid.UUID, job_id: uuid.UUID, tables: list[str]) -> None:
+    """Remember analyzed tables (read as a set: a table analyzed twice by racing hand-overs is
+    listed twice). Statistics are an optimization: a failure here is logged, not raised."""
     if not tables:
         return
-    with db.tenant_transaction(organization_id) as conn:
-        # one atomic update: every other checkpoint writer reads the row under its lock
-        conn.execute(sa.text(
-            "UPDATE crm.jobs SET checkpoint = checkpoint || jsonb_build_object('analyzed', "
-            "coalesce(checkpoint->'analyzed', '[]'::jsonb) || CAST(:tables AS jsonb)) "
-            "WHERE organization_id = :org AND id = :job"),
-            {"tables": orjson.dumps(tables).decode(), "org": organization_id, "job": job_id})
+    try:
+        with db.tenant_transaction(organization_id) as conn:
+            # one atomic update: every other checkpoint writer reads the row under its lock
+            conn.execute(sa.text(
+                "UPDATE crm.jobs SET checkpoint = checkpoint || jsonb_build_object('analyzed', "
+                "coalesce(checkpoint->'analyzed', '[]'::jsonb) || CAST(:tables AS jsonb)) "
+                "WHERE organization_id = :org AND id = :job"),
+                {"tables": orjson.dumps(tables).decode(), "org": organization_id, "job": job_id})
+    except sa.exc.DBAPIError:
+        log.warning("import %s: could not record analyzed tables %s", job_id, tables,
+                    exc_info=True)
 
 
 def _end(conn: sa.Connection, job, status: str) -> None:
