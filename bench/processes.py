@@ -45,10 +45,10 @@ def _tree(pid: int) -> list[int]:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
+def tree_cpu_seconds(pid: int, include_root: bool = True) -> float:
     """User + system CPU seconds of a process tree's live processes (and reaped children)."""
     total = 0
-    for member in _tree(pid):
+    for member in _tree(pid)[0 if include_root else 1:]:
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):

@@ -57,7 +57,8 @@ def _follow(base: str, headers: dict, job_path: str) -> dict:
 
 def _cpu(api: processes.Child, wrk: processes.Child) -> dict[str, float]:
     return {"api": processes.tree_cpu_seconds(api.proc.pid),
-            "worker": processes.tree_cpu_seconds(wrk.proc.pid),
+            # under --profile the tree's root is py-spy, whose own CPU is not the worker's
+            "worker": processes.tree_cpu_seconds(wrk.proc.pid, include_root=not wrk.profiled),
             "machine": processes.machine_cpu_seconds()}
 
 

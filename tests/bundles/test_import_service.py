@@ -292,3 +292,10 @@ def test_the_application_role_may_analyze_record_tables_only(org):
     with pytest.raises(sa.exc.ProgrammingError, match="record tables"):
         with db.tenant_transaction(uuid.UUID(org["organization_id"])) as conn:
             conn.execute(sa.text("SELECT crm.refresh_statistics('jobs')"))
+    with db.transaction() as conn:  # runs with its owner's rights: granted to the app role only
+        grantees = set(conn.execute(sa.text(
+            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END "
+            "FROM pg_proc p, aclexplode(p.proacl) a "
+            "WHERE p.oid = 'crm.refresh_statistics(text)'::regprocedure "
+            "AND a.privilege_type = 'EXECUTE'")).scalars())
+    assert "drippulse_app" in grantees and "PUBLIC" not in grantees

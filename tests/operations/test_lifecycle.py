@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from shared import db
+from shared.bundle.tables import import_row_keys
 from shared.models import job_errors, jobs
 from shared.services import retention
 from shared.storage import get_storage
@@ -116,3 +117,25 @@ def test_beat_schedules_the_registered_retention_task(settings):
     assert entry["task"] in celery_app.tasks
     result = celery_app.tasks[entry["task"]].apply().get()
     assert set(result) == {"jobs", "job_errors", "files"}
+
+
+def test_retention_deletes_the_row_keys_a_failed_import_left(org, fresh_settings,
+                                                            fake_jobs_removed):
+    """Row keys have no foreign key to their job (migration 0005): a run that failed before
+    its end left them, and they go with the job."""
+    replace_settings(fresh_settings, retention_days=30)
+    old_failed, _ = _job(org["organization_id"], "failed", 31)
+    recent_failed, _ = _job(org["organization_id"], "failed", 1)
+    with db.tenant_transaction(org["organization_id"]) as conn:
+        for job_id in (old_failed, recent_failed):
+            conn.execute(import_row_keys.insert(), [
+                {"job_id": job_id, "entity": "contacts", "public_id": f"cnt_{i}",
+                 "organization_id": org["organization_id"]} for i in range(3)])
+
+    retention.cleanup()
+
+    with db.transaction() as conn:
+        left = conn.execute(sa.select(import_row_keys.c.job_id, sa.func.count())
+                            .where(import_row_keys.c.job_id.in_([old_failed, recent_failed]))
+                            .group_by(import_row_keys.c.job_id)).all()
+    assert dict(left) == {recent_failed: 3}
