@@ -152,8 +152,9 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
     # after it plans with real row counts); an entity finished mid-job after the next entity's
     # batches are queued, so the workers never wait for it; the change log once the job is
     # done (an export does not read it)
-    later = [t for t in due if not final or t == "change_events"]
-    analyzed = table_statistics.refresh([t for t in due if t not in later])
+    before = [t for t in due if final and t != "change_events"]
+    later = [t for t in due if t not in before]
+    _record_analyzed(org, job_id, table_statistics.refresh(before))
     with db.tenant_transaction(org) as conn:
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
                                                  jobs.c.id == job_id)
@@ -161,10 +162,6 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
         if job.status != "running":
             return job.status
         checkpoint = dict(job.checkpoint or {})
-        if analyzed:
-            checkpoint["analyzed"] = [*checkpoint.get("analyzed", []), *analyzed]
-            conn.execute(jobs.update().where(jobs.c.organization_id == org, jobs.c.id == job_id)
-                         .values(checkpoint=checkpoint))
         dry_run = bool((job.params or {}).get("dry_run"))
         if job.cancel_requested:
             _end(conn, job, "cancelled")
