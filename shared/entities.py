@@ -45,6 +45,8 @@ class Entity:
     prefix: str
     fields: tuple[Field, ...]
     references: tuple[Reference, ...] = ()
+    # imported rows are placed on a pipeline stage (shared.bundle.stage_placement)
+    stage_placement: bool = False
     table: sa.Table = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +79,9 @@ def _record_table(entity: Entity) -> sa.Table:
         sa.Column("deleted_at", sa.DateTime(timezone=True)),
     ]
     for f in entity.fields:
-        columns.append(sa.Column(f.name, f.kind.column_type, nullable=not f.required))
+        # a field with a default is stored NOT NULL: the row takes the default instead of null
+        columns.append(sa.Column(f.name, f.kind.column_type,
+                                 nullable=not f.required and f.default is None))
     for ref in entity.references:
         columns.append(sa.Column(ref.column, pg.UUID(as_uuid=True)))
     if entity.name == "opportunity":
@@ -128,6 +132,7 @@ OPPORTUNITY = Entity(
         Field("stage_position", k.COUNT),
     ),
     references=(Reference("account", "account"), Reference("contact", "contact")),
+    stage_placement=True,
 )
 
 LEAD = Entity(
@@ -159,7 +164,7 @@ ACTIVITY = Entity(
 
 RECORD_TYPES = ("account", "contact", "lead", "opportunity")
 
-# Import order: parents before children (DESIGN.md section 5).
+# Import order: parents before children (docs/architecture.md, "Bundle format").
 ENTITIES: tuple[Entity, ...] = (ACCOUNT, CONTACT, OPPORTUNITY, LEAD, ACTIVITY)
 BY_NAME = {e.name: e for e in ENTITIES}
 BY_PLURAL = {e.plural: e for e in ENTITIES}
@@ -171,8 +176,8 @@ pipelines = sa.Table(
     sa.Column("public_id", sa.Text(), nullable=False),
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("is_default", sa.Boolean(), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
 )
 
@@ -185,7 +190,7 @@ stages = sa.Table(
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("position", sa.Integer(), nullable=False),
     sa.Column("kind", sa.Text(), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True)),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True)),
 )

@@ -78,6 +78,7 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.Text()),
     sa.Column("lease_expires_at", TS),
     sa.Column("cancel_requested", sa.Boolean(), nullable=False),
+    sa.Column("warnings", pg.JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("created_by", sa.Text()),
     sa.Column("created_at", TS),
     sa.Column("updated_at", TS),
@@ -98,4 +99,5 @@ job_errors = sa.Table(
     sa.Column("code", sa.Text(), nullable=False),
     sa.Column("message", sa.Text(), nullable=False),
     sa.Column("created_at", TS),
+    sa.Column("origin", pg.JSONB()),
 )

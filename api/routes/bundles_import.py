@@ -1,6 +1,9 @@
 """POST /api/v1/crm/import: a bundle (JSON body, multipart `file`, gzip) becomes an import job."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from flask import Blueprint, jsonify, request
 
 from api import context
@@ -8,6 +11,14 @@ from api.enqueue import enqueue
 from shared.bundle.upload import submit_import
 from shared.config import get_settings
 from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from shared.interop.source import SOURCES
+from shared.interop.upload import (
+    MAX_MAPPING_BYTES,
+    read_mapping_part,
+    receive_parts,
+    receive_zip_body,
+    submit_source_import,
+)
 from shared.services import jobs as job_service
 from shared.services.jobs import job_json
 
@@ -15,6 +26,7 @@ bp = Blueprint("bundles_import", __name__, url_prefix="/api/v1/crm")
 
 BODY_TYPES = {"application/json", "application/gzip", "application/x-gzip",
               "application/octet-stream"}
+ZIP_TYPES = {"application/zip", "application/x-zip-compressed", "application/octet-stream"}
 MULTIPART_OVERHEAD = 64 * 1024
 TRUE = {"1", "true", "yes", "on"}
 
@@ -26,14 +38,26 @@ def _flag(name: str) -> bool:
     return raw in TRUE
 
 
+def _source() -> str:
+    source = (request.args.get("source") or "bundle").strip().lower()
+    if source not in SOURCES:
+        raise ValidationFailed("Invalid query parameter",
+                               {"source": ["must be one of " + ", ".join(SOURCES)]})
+    return source
+
+
 @bp.post("/import")
 def post_import():
     settings = get_settings()
     limit = settings.max_upload_bytes
     dry_run = _flag("dry_run")
+    source = _source()
+    create_stages = _flag("create_stages")
     key = request.headers.get("Idempotency-Key") or None
     if key is not None and len(key) > 255:
         raise ValidationFailed("Invalid Idempotency-Key", {"Idempotency-Key": ["at most 255 chars"]})
+    if source != "bundle":
+        return _answer(*_import_source(source, dry_run, create_stages, key, limit))
     encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip"):
         raise UnsupportedMediaType("Content-Encoding must be gzip or absent",
@@ -64,6 +88,38 @@ def post_import():
     job, created = submit_import(context.org_id(), context.actor(), source, limit=limit,
                                  dry_run=dry_run, idempotency_key=key, expect_gzip=expect_gzip,
                                  enqueue=enqueue, expected_size=expected_size)
+    return _answer(job, created)
+
+
+def _import_source(source: str, dry_run: bool, create_stages: bool, key: str | None,
+                   limit: int):
+    """Another system's export: one zip (raw body) or multipart files (+ mapping)."""
+    mimetype = request.mimetype
+    if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
+    with tempfile.TemporaryDirectory(prefix="drippulse-upload-") as tmp:
+        path = Path(tmp) / "upload.zip"
+        if mimetype in ZIP_TYPES:
+            receive_zip_body(request.stream, path, limit, request.content_length)
+        elif mimetype == "multipart/form-data":
+            mapping = request.files.get("mapping")
+            mapping_bytes = read_mapping_part(
+                mapping.stream.read(MAX_MAPPING_BYTES + 1) if mapping is not None
+                else request.form.get("mapping"))
+            parts = [(f.filename or "", f.stream) for f in request.files.getlist("file")]
+            receive_parts(parts, mapping_bytes, path, limit)
+        else:
+            raise UnsupportedMediaType(
+                f"Send the {source} export as application/zip or as multipart/form-data "
+                "fields named file (and mapping for csv)", {"content_type": mimetype or None})
+        if key is None:
+            job_service.ensure_capacity(context.org_id())
+        return submit_source_import(context.org_id(), context.actor(), path, source=source,
+                                    dry_run=dry_run, create_stages=create_stages,
+                                    idempotency_key=key, limit=limit, enqueue=enqueue)
+
+
+def _answer(job, created: bool):
     body = job_json(job)
     response = jsonify(body)
     response.status_code = 202 if created else 200

@@ -15,13 +15,13 @@ import psycopg
 import sqlalchemy as sa
 
 from shared import db
-from shared.bundle import resolve
+from shared.bundle import external_refs, references, resolve, stage_placement
 from shared.bundle.spool import read_batch_rows
 from shared.bundle.tables import import_batches, import_refs, import_row_keys
 from shared.bundle.validate import Candidate, row_error, validator_for
 from shared.bundle.write import write_rows
-from shared.entities import BY_NAME, BY_PLURAL, Entity, Reference
-from shared.ids import uuid7_texts
+from shared.entities import BY_PLURAL, Entity
+from shared.interop.source import MAX_WARNINGS, ORIGIN
 from shared.models import jobs
 from shared.services.jobs import COUNTERS, record_errors
 from shared.storage import get_storage
@@ -55,104 +55,27 @@ def _claim_keys(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UU
     ).scalars())
 
 
-def _resolve(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID, job_id: uuid.UUID,
-             dry_run: bool, rows: list[Candidate], errors: list[dict]
-             ) -> tuple[list[Candidate], list[Candidate], list[dict]]:
-    """Fill reference columns; returns (good rows, rejected rows, deferred self references)."""
-    rejected: dict[int, Candidate] = {}
-    deferred: list[dict] = []
-    # (row, reference) pairs whose parent is a row of this very batch, not stored yet
-    in_batch: list[tuple[Candidate, Reference]] = []
-    lookup_job = job_id if dry_run else None
-    by_public_id = {c.public_id for c in rows}
-    for cand, new_id in zip(rows, uuid7_texts(len(rows)), strict=True):
-        cand.values["id"] = new_id  # a new row's id, known before the write (see below)
-    for ref in entity.references:
-        if ref.target == "*":
-            by_type: dict[str, list[Candidate]] = {}
-            for cand in rows:
-                if cand.record_type:
-                    by_type.setdefault(cand.record_type, []).append(cand)
-            for cand in rows:
-                cand.values[ref.column] = None
-                cand.values["record_type"] = cand.record_type
-            groups = [(target, group) for target, group in by_type.items()]
-        else:
-            groups = [(ref.target, [c for c in rows if c.refs.get(ref.name)])]
-            for cand in rows:
-                cand.values[ref.column] = None
-        for target, group in groups:
-            found = resolve.lookup_ids(conn, organization_id, target,
-                                       (c.refs[ref.name] for c in group), job_id=lookup_job)
-            for cand in group:
-                target_id = found.get(cand.refs[ref.name])
-                if target_id == resolve.IN_BUNDLE:  # dry run: exists, but only in the bundle
-                    cand.values[ref.column] = None
-                    if ref.target == "*":
-                        cand.values["record_type"] = None
-                elif target_id is not None:
-                    cand.values[ref.column] = target_id
-                elif target == entity.name and cand.refs[ref.name] in by_public_id:
-                    in_batch.append((cand, ref))
-                elif target == entity.name:
-                    # may be a row of a later or concurrent batch: applied when the entity is done
-                    deferred.append({"organization_id": organization_id, "job_id": job_id,
-                                     "entity": entity.plural, "row_index": cand.index,
-                                     "public_id": cand.public_id,
-                                     "target_public_id": cand.refs[ref.name]})
-                else:
-                    rejected[cand.index] = cand
-                    errors.append(row_error(
-                        entity, cand.index, cand.public_id, ref.public_field,
-                        f"no {target} with public_id {cand.refs[ref.name]!r} in the bundle "
-                        f"or the organization", code="unresolved_reference"))
-    if entity.name == "opportunity":
-        stages = resolve.StageResolver(conn, organization_id)
-        for cand in rows:
-            found = stages.resolve(*cand.stage)
-            if found is None:
-                rejected[cand.index] = cand
-                errors.append(row_error(entity, cand.index, cand.public_id, "pipeline_stage_id",
-                                        "the organization has no default pipeline"))
-                continue
-            cand.values["pipeline_id"], cand.values["pipeline_stage_id"] = found
-    good = [c for c in rows if c.index not in rejected]
-    _link_in_batch(in_batch, {c.public_id: c for c in good}, organization_id, job_id, deferred)
-    return good, list(rejected.values()), deferred
-
-
-def _link_in_batch(pairs: list[tuple[Candidate, Reference]], good: dict[str, Candidate],
-                   organization_id: uuid.UUID, job_id: uuid.UUID, deferred: list[dict]) -> None:
-    """Point a row at a parent written by the same statement: the parent is new (it was not
-    found stored), so the id minted for it now is the id it gets. This keeps the row as the
-    bundle has it; a later UPDATE (the deferred path) would also move its updated_at."""
-    for cand, ref in pairs:
-        parent = good.get(cand.refs[ref.name])
-        if parent is not None:
-            cand.values[ref.column] = parent.values["id"]
-        else:  # the parent row was rejected: reported once the entity is done, as before
-            deferred.append({"organization_id": organization_id, "job_id": job_id,
-                             "entity": BY_NAME[ref.target].plural, "row_index": cand.index,
-                             "public_id": cand.public_id,
-                             "target_public_id": cand.refs[ref.name]})
-
-
 def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[str, int],
-                  errors: list[dict], claim: int) -> tuple[bool, list[int]]:
+                  errors: list[dict], claim: int, stage_fallbacks: set[str]
+                  ) -> tuple[bool, list[int]]:
     """Counters, errors and the done flag, under the job row lock (taken last and briefly)."""
     org = batch.organization_id
     # NO KEY UPDATE: the FK of job_errors holds KEY SHARE on the job row in every concurrent
     # batch that reports errors; a plain FOR UPDATE would conflict with those and deadlock
-    progress = conn.execute(sa.select(jobs.c.progress).where(
+    progress, warnings = conn.execute(sa.select(jobs.c.progress, jobs.c.warnings).where(
         jobs.c.organization_id == org, jobs.c.id == job_id)
-        .with_for_update(key_share=True)).scalar_one()
+        .with_for_update(key_share=True)).one()
     record_errors(conn, org, job_id, errors)
     entry = {c: int((progress.get(batch.entity) or {}).get(c, 0)) for c in COUNTERS}
     for name, value in counts.items():
         entry[name] += value
     # the row lock above makes this read-modify-write safe against concurrent batches
+    values = {"progress": {**progress, batch.entity: entry}}
+    added = stage_warnings(warnings, stage_fallbacks)
+    if added:
+        values["warnings"] = warnings + added
     conn.execute(jobs.update().where(jobs.c.organization_id == org, jobs.c.id == job_id)
-                 .values(progress={**progress, batch.entity: entry}))
+                 .values(**values))
     conn.execute(import_batches.update().where(import_batches.c.id == batch.id).values(
         status="done", finished_at=sa.func.now(), created=counts["created"],
         updated=counts["updated"], unchanged=counts["unchanged"], failed=counts["failed"]))
@@ -211,8 +134,7 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
                                batch.byte_start, batch.byte_end)
         errors: list[dict] = []
         failed: set[int] = set()
-        candidates: list[Candidate] = []
-        seen: set[str] = set()
+        validated: list[Candidate] = []
         validator = validator_for(entity)
         for i, raw in enumerate(rows):
             index = batch.row_start + i
@@ -220,9 +142,15 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
             if cand is None:
                 errors.extend(row_errors)
                 failed.add(index)
-            elif cand.public_id in seen:
+            else:
+                validated.append(cand)
+        external_refs.adopt_stored_identity(conn, entity, org, validated)
+        candidates: list[Candidate] = []
+        seen: set[str] = set()
+        for cand in validated:
+            if cand.public_id in seen:
                 errors.append(_duplicate(entity, cand))
-                failed.add(index)
+                failed.add(cand.index)
             else:
                 seen.add(cand.public_id)
                 candidates.append(cand)
@@ -231,8 +159,22 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
             errors.append(_duplicate(entity, cand))
             failed.add(cand.index)
         candidates = [c for c in candidates if c.public_id in taken]
-        candidates, rejected, deferred = _resolve(conn, entity, org, job_id, dry_run,
-                                                  candidates, errors)
+        unresolvable, deferred_lookups = external_refs.resolve_indirect(
+            conn, entity, org, job_id, dry_run, candidates, errors)
+        dropped = [c for c in candidates if c.index in unresolvable]
+        candidates = [c for c in candidates if c.index not in unresolvable]
+        candidates, rejected, deferred = references.resolve_batch(
+            conn, entity, org, job_id, dry_run, candidates, errors)
+        stage_fallbacks: set[str] = set()
+        if entity.stage_placement:
+            misplaced, stage_fallbacks = stage_placement.place_opportunities(
+                conn, entity, org, candidates, errors)
+            rejected += [c for c in candidates if c.index in misplaced]
+            candidates = [c for c in candidates if c.index not in misplaced]
+        rejected += dropped
+        deferred += deferred_lookups
+        if dry_run:
+            external_refs.keep_dry_run_lookup_keys(conn, entity, org, job_id, candidates)
         if rejected:  # a rejected row does not hold its public_id: a later duplicate may import
             failed.update(c.index for c in rejected)
             conn.execute(import_row_keys.delete().where(
@@ -252,8 +194,9 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
         outcome.counts = {"processed": len(rows), "created": created, "updated": updated,
                           "unchanged": unchanged, "failed": len(failed)}
         errors.sort(key=lambda e: (e["index"] if e["index"] is not None else -1))
+        _attach_origins(errors, rows, batch.row_start)
         outcome.entity_finished, outcome.next_batches = _finish_batch(
-            conn, batch, job_id, outcome.counts, errors, claim)
+            conn, batch, job_id, outcome.counts, errors, claim, stage_fallbacks)
     return outcome
 
 
@@ -286,6 +229,27 @@ def _write_guarded(conn: sa.Connection, entity: Entity, org: uuid.UUID, job_id: 
         return tuple(a + b for a, b in zip(first, second, strict=True))
     savepoint.commit()
     return result
+
+
+def stage_warnings(warnings: list[dict], fell_back: set[str]) -> list[dict]:
+    """One warning per source stage name that landed in Unassigned (not yet warned of)."""
+    known = {w.get("stage") for w in warnings if w.get("code") == "stage_fallback"}
+    room = max(0, MAX_WARNINGS - len(warnings))
+    return [{"code": "stage_fallback", "stage": name, "entity": "opportunities",
+             "message": f"stage {name!r} is not in the default pipeline: its opportunities are "
+                        f"in Unassigned, the name kept in custom_fields.source_stage"}
+            for name in sorted(fell_back - known)][:room]
+
+
+def _attach_origins(errors: list[dict], rows: list, row_start: int) -> None:
+    """Row errors of converted rows say where the row is in the source (file and row)."""
+    for error in errors:
+        index = error.get("index")
+        if index is None or "origin" in error:
+            continue
+        raw = rows[index - row_start] if 0 <= index - row_start < len(rows) else None
+        if isinstance(raw, dict) and isinstance(raw.get(ORIGIN), dict):
+            error["origin"] = raw[ORIGIN]
 
 
 def _duplicate(entity: Entity, cand: Candidate) -> dict:

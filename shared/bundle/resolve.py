@@ -14,7 +14,7 @@ import orjson
 import sqlalchemy as sa
 
 from shared.bundle.tables import import_row_keys
-from shared.entities import BY_NAME, pipelines, stages
+from shared.entities import BY_NAME
 
 # The :ids parameter (a JSON array of strings, see json_array) as a text[] for = ANY(...)
 TEXT_ARRAY = "ARRAY(SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)))"
@@ -62,38 +62,3 @@ def _lookup_sql(plural: str) -> sa.TextClause:
 _ROW_KEYS_SQL = sa.text(
     f"SELECT public_id FROM crm.{import_row_keys.name} WHERE organization_id = :org "
     f"AND job_id = :job AND entity = :entity AND public_id = ANY({TEXT_ARRAY})")
-
-
-class StageResolver:
-    """The organization's live stages, loaded once per batch (a handful of rows)."""
-
-    def __init__(self, conn: sa.Connection, organization_id: uuid.UUID) -> None:
-        rows = conn.execute(
-            sa.select(stages.c.id, stages.c.pipeline_id, stages.c.name, stages.c.position,
-                      pipelines.c.is_default)
-            .join(pipelines, sa.and_(pipelines.c.organization_id == stages.c.organization_id,
-                                     pipelines.c.id == stages.c.pipeline_id))
-            .where(stages.c.organization_id == organization_id, stages.c.deleted_at.is_(None),
-                   pipelines.c.deleted_at.is_(None))
-            .order_by(stages.c.position)
-        ).all()
-        self.pipeline_of = {r.id: r.pipeline_id for r in rows}
-        default = [r for r in rows if r.is_default]
-        self.default_by_name: dict[str, tuple[uuid.UUID, uuid.UUID]] = {}
-        for r in default:
-            self.default_by_name.setdefault(r.name.strip().lower(), (r.pipeline_id, r.id))
-        self.unassigned = (self.default_by_name.get("unassigned")
-                           or ((default[0].pipeline_id, default[0].id) if default else None))
-
-    def resolve(self, pipeline_id: uuid.UUID | None, stage_id: uuid.UUID | None,
-                stage_name: str | None) -> tuple[uuid.UUID, uuid.UUID] | None:
-        """(pipeline_id, stage_id): a stage of this organization is kept (with its own
-        pipeline); a missing or foreign one resolves in the default pipeline by name, else to
-        Unassigned. None when the organization has no default pipeline at all."""
-        if stage_id is not None and stage_id in self.pipeline_of:
-            return self.pipeline_of[stage_id], stage_id
-        if stage_name:
-            found = self.default_by_name.get(stage_name.strip().lower())
-            if found:
-                return found
-        return self.unassigned

@@ -19,10 +19,13 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.bundle.apply import apply_batch, claim_batches
+from shared.bundle.references import apply_deferred_refs
 from shared.bundle.spool import BundleError, spool_bundle
 from shared.bundle.tables import import_batches, import_refs, import_row_keys
 from shared.config import get_settings
 from shared.entities import ENTITIES
+from shared.interop.source_stages import add_source_stages
+from shared.interop.spool_source import spool_source
 from shared.models import jobs
 from shared.services import job_runs, table_statistics
 from shared.services.jobs import FINISHED, empty_progress, record_errors
@@ -100,7 +103,17 @@ def _spool(job, batch_size: int) -> None:
     storage = get_storage()
     if not job.upload_key or not storage.exists(job.upload_key):
         raise BundleError("upload_missing", "the uploaded bundle is no longer in storage")
-    result = spool_bundle(storage, job.upload_key, job.organization_id, job.id, batch_size)
+    params = job.params or {}
+    source = params.get("source", "bundle")
+    warnings: list[dict] = []
+    stages = []
+    if source == "bundle":
+        result = spool_bundle(storage, job.upload_key, job.organization_id, job.id, batch_size)
+    else:
+        result, report = spool_source(storage, job.upload_key, source, {},
+                                      job.organization_id, job.id, batch_size,
+                                      get_settings().max_upload_bytes)
+        warnings, stages = report.warnings, report.stages
     progress = empty_progress()
     for plural, total in result.totals.items():
         progress[plural]["total"] = total
@@ -114,9 +127,15 @@ def _spool(job, batch_size: int) -> None:
         if rows:
             conn.execute(import_batches.insert(), rows)
         record_errors(conn, job.organization_id, job.id, result.errors)
+        if stages and params.get("create_stages") and not params.get("dry_run"):
+            added = add_source_stages(conn, job.organization_id, stages)
+            if added:
+                warnings.append({"code": "stages_created", "stages": added,
+                                 "message": f"added {len(added)} stages to the default "
+                                            f"pipeline: {', '.join(added)}"})
         conn.execute(jobs.update().where(jobs.c.organization_id == job.organization_id,
                                          jobs.c.id == job.id).values(
-            progress=progress,
+            progress=progress, warnings=warnings,
             checkpoint={"spooled": True, "spool": result.spool_keys}))
     log.info("import %s spooled: %s", job.id, result.totals)
 
@@ -258,41 +277,6 @@ def _delete_files(job) -> None:
         storage.delete(key)
     if job.upload_key:
         storage.delete(job.upload_key)
-
-
-def apply_deferred_refs(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
-                        dry_run: bool) -> None:
-    """Point rows at parents of the same entity (written by any batch of this job, or stored
-    before); report the ones whose parent exists nowhere (the row stays, without a parent)."""
-    params = {"org": organization_id, "job": job_id}
-    for entity in ENTITIES:
-        for ref in (r for r in entity.references if r.target == entity.name):
-            table = f"crm.{entity.plural}"
-            params["entity"] = entity.plural
-            if not dry_run:
-                conn.execute(sa.text(
-                    f"UPDATE {table} AS a SET {ref.column} = p.id "
-                    f"FROM crm.import_refs r JOIN {table} p "
-                    f"  ON p.organization_id = r.organization_id "
-                    f"  AND p.public_id = r.target_public_id "
-                    f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
-                    f"AND a.organization_id = :org AND a.public_id = r.public_id "
-                    f"AND a.{ref.column} IS DISTINCT FROM p.id"), params)
-            in_bundle = ("OR EXISTS (SELECT 1 FROM crm.import_row_keys k WHERE k.job_id = :job "
-                         "AND k.organization_id = :org AND k.entity = :entity "
-                         "AND k.public_id = r.target_public_id)") if dry_run else ""
-            missing = conn.execute(sa.text(
-                f"SELECT r.row_index, r.public_id, r.target_public_id FROM crm.import_refs r "
-                f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
-                f"AND NOT (EXISTS (SELECT 1 FROM {table} p WHERE p.organization_id = :org "
-                f"AND p.public_id = r.target_public_id) {in_bundle}) ORDER BY r.row_index"),
-                params).all()
-            record_errors(conn, organization_id, job_id, [
-                {"entity": entity.plural, "index": m.row_index, "public_id": m.public_id,
-                 "field": ref.public_field, "code": "unresolved_reference",
-                 "message": f"no {entity.name} with public_id {m.target_public_id!r} in the "
-                            f"bundle or the organization; imported without it"}
-                for m in missing])
 
 
 def fail_job(job_id: uuid.UUID, code: str, message: str) -> None:

@@ -12,6 +12,7 @@ import json
 import re
 import uuid
 import zlib
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -22,6 +23,7 @@ import orjson
 from shared import jsontext
 from shared.entities import BY_PLURAL, ENTITIES
 from shared.fields import MAX_JSON_DEPTH
+from shared.interop.source import ORIGIN
 from shared.storage import Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -306,6 +308,28 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
             raise BundleError("invalid_gzip", f"the gzip upload cannot be read: {exc}") from exc
         for spool in spools.values():
             spool.close_batch()
+    return _result(spools, errors)
+
+
+def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid.UUID,
+                    job_id: uuid.UUID, batch_size: int) -> SpoolResult:
+    """Spool rows a converter yields (shared.interop), in any entity order: each goes to its
+    entity's spool file with its origin (file and row) kept for its row errors."""
+    spools: dict[str, _EntitySpool] = {}
+    with ExitStack() as stack:
+        for converted in rows:
+            spool = spools.get(converted.entity)
+            if spool is None:
+                skey = spool_key(organization_id, job_id, converted.entity)
+                spool = spools[converted.entity] = _EntitySpool(skey, stack.enter_context(
+                    storage.writer(skey)))
+            spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
+        for spool in spools.values():
+            spool.close_batch()
+    return _result(spools, [])
+
+
+def _result(spools: dict[str, _EntitySpool], errors: list[dict]) -> SpoolResult:
     plurals = [e.plural for e in ENTITIES]
     return SpoolResult(
         totals={p: spools[p].rows if p in spools else 0 for p in plurals},

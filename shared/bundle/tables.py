@@ -46,4 +46,6 @@ import_refs = sa.Table(
     sa.Column("row_index", sa.Integer(), nullable=False),
     sa.Column("public_id", sa.Text(), nullable=False),
     sa.Column("target_public_id", sa.Text(), nullable=False),
+    sa.Column("target_by", sa.Text()),  # None: public_id; "name" / "domain" / "email"
+    sa.Column("origin", pg.JSONB()),
 )

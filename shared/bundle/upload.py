@@ -100,11 +100,18 @@ def submit_import(organization_id: uuid.UUID, actor: str, source: BinaryIO, *, l
                           expected_size=expected_size)
     request_hash = f"sha256:{upload.sha256}:{'dry_run' if dry_run else 'apply'}"
     try:
-        row = _create(organization_id, actor, job_id, upload, request_hash, dry_run,
-                      idempotency_key)
+        row = create_import_job(organization_id, actor, job_id, upload, request_hash,
+                                {"dry_run": dry_run}, idempotency_key)
     except BaseException:
         get_storage().delete(upload.key)
         raise
+    return enqueue_created(row, job_id, upload, enqueue)
+
+
+def enqueue_created(row: Any, job_id: uuid.UUID, upload: StoredUpload,
+                    enqueue: Callable[[str, list], None]) -> tuple[Any, bool]:
+    """(job, created?): an idempotent replay drops the upload just stored; a new job is
+    enqueued (its row is committed already)."""
     if row.id != job_id:  # an idempotent replay: the upload we just stored is not needed
         get_storage().delete(upload.key)
         return row, False
@@ -115,8 +122,9 @@ def submit_import(organization_id: uuid.UUID, actor: str, source: BinaryIO, *, l
     return row, True
 
 
-def _create(organization_id: uuid.UUID, actor: str, job_id: uuid.UUID, upload: StoredUpload,
-            request_hash: str, dry_run: bool, idempotency_key: str | None) -> Any:
+def create_import_job(organization_id: uuid.UUID, actor: str, job_id: uuid.UUID,
+                      upload: StoredUpload, request_hash: str, params: dict[str, Any],
+                      idempotency_key: str | None) -> Any:
     for attempt in range(2):
         try:
             with db.tenant_transaction(organization_id) as conn:
@@ -126,7 +134,7 @@ def _create(organization_id: uuid.UUID, actor: str, job_id: uuid.UUID, upload: S
                     if existing is not None:
                         return existing
                 return create_job(conn, organization_id, "import",
-                                  params={"dry_run": dry_run}, upload_key=upload.key,
+                                  params=params, upload_key=upload.key,
                                   upload_size=upload.size, idempotency_key=idempotency_key,
                                   request_hash=request_hash, created_by=actor, job_id=job_id)
         except sa.exc.IntegrityError:

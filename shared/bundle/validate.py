@@ -13,8 +13,9 @@ from typing import Any
 from shared import fields as k
 from shared import jsontext
 from shared.bundle.spool import REJECTED
-from shared.entities import COMMON_FIELDS, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
+from shared.entities import BY_NAME, COMMON_FIELDS, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
 from shared.ids import parse_uuid
+from shared.interop.source import ORIGIN, ROW_ERROR
 
 MAX_PUBLIC_ID = 255
 _CONVERT_TIMESTAMP = k.DATETIME.convert
@@ -30,6 +31,30 @@ class Candidate:
     refs: dict[str, str | None] = field(default_factory=dict)
     record_type: str | None = None
     stage: tuple[uuid.UUID | None, uuid.UUID | None, str | None] | None = None
+    # the row's own (external_system, external_id) when it came without a public_id: a stored
+    # live row with the pair lends its public_id (apply.adopt_stored_identity)
+    external_key: tuple[str, str] | None = None
+    # references given by external id or looked up by name / email / domain, turned into
+    # public_ids before resolution (shared.bundle.external_refs)
+    indirect: dict[str, IndirectRef] = field(default_factory=dict)
+    origin: dict[str, Any] | None = None  # where a converted row came from (file, row)
+
+
+@dataclass(frozen=True)
+class IndirectRef:
+    by: str  # external_id | name | email | domain
+    value: str
+    system: str | None = None  # for external_id: the target's external_system
+
+    def describe(self) -> str:
+        if self.by == "external_id":
+            return f"external_id {self.value!r} ({self.system})"
+        return f"{self.by} {self.value!r}"
+
+
+# What a reference may be looked up by, per target entity (each has a live index).
+LOOKUPS = {"account": ("name", "domain"), "opportunity": ("name",), "contact": ("email",),
+           "lead": ("email",)}
 
 
 def _bad_public_id(value: Any) -> bool:
@@ -71,10 +96,25 @@ class RowValidator:
         if REJECTED in raw:  # the spool could not keep the row (nested too deeply)
             return None, [row_error(entity, index, raw.get("public_id"), None,
                                     str(raw[REJECTED]), code="too_deep")]
+        if ROW_ERROR in raw:  # a converter could not make a row of this record
+            problem = raw[ROW_ERROR] if isinstance(raw[ROW_ERROR], dict) else {}
+            return None, [row_error(entity, index, raw.get("public_id"), problem.get("field"),
+                                    str(problem.get("message") or "cannot be converted"),
+                                    code=str(problem.get("code") or "invalid"))]
+        origin = None
+        if ORIGIN in raw:
+            origin = raw[ORIGIN] if isinstance(raw[ORIGIN], dict) else None
+            raw = {key: value for key, value in raw.items() if key != ORIGIN}
         errors: list[dict] = []
         public_id = raw.get("public_id")
+        external_key = None
         if public_id is None or public_id == "":
             public_id = minted_public_id(entity, organization_id, raw)
+            system, external_id = raw.get("external_system"), raw.get("external_id")
+            if (isinstance(system, str) and isinstance(external_id, str) and system
+                    and external_id and not _bad_public_id(system)
+                    and not _bad_public_id(external_id)):
+                external_key = (system, external_id)
         elif _bad_public_id(public_id):
             errors.append(row_error(entity, index, None, "public_id",
                                     f"must be a string of at most {MAX_PUBLIC_ID} characters "
@@ -103,11 +143,17 @@ class RowValidator:
                 values[name] = _CONVERT_TIMESTAMP(value)
             except k.FieldError as exc:
                 errors.append(row_error(entity, index, public_id, name, str(exc)))
-        candidate = Candidate(index, public_id, values)
+        candidate = Candidate(index, public_id, values, external_key=external_key,
+                              origin=origin)
         for ref in entity.references:
             target = raw.get(ref.public_field)
             if target is None or target == "":
                 candidate.refs[ref.name] = None
+                indirect, problem = _indirect(raw, ref.name, values.get("external_system"))
+                if problem is not None:
+                    errors.append(row_error(entity, index, public_id, problem[0], problem[1]))
+                elif indirect is not None:
+                    candidate.indirect[ref.name] = indirect
             elif _bad_public_id(target):
                 # checked here: a NUL in a lookup would fail the whole batch in the database
                 errors.append(row_error(entity, index, public_id, ref.public_field,
@@ -129,7 +175,8 @@ class RowValidator:
     def _record_type(self, raw: dict, candidate: Candidate, errors: list[dict]) -> None:
         entity, index, public_id = self.entity, candidate.index, candidate.public_id
         record_type = raw.get("record_type")
-        has_target = candidate.refs.get("record") is not None
+        has_target = (candidate.refs.get("record") is not None
+                      or candidate.indirect.get("record") is not None)
         if record_type is None or record_type == "":
             if has_target:
                 errors.append(row_error(entity, index, public_id, "record_type",
@@ -143,7 +190,48 @@ class RowValidator:
             errors.append(row_error(entity, index, public_id, "record_public_id",
                                     "is required with record_type"))
             return
+        indirect = candidate.indirect.get("record")
+        if (indirect is not None and indirect.by != "external_id"
+                and indirect.by not in LOOKUPS[record_type]):
+            errors.append(row_error(entity, index, public_id, "record_lookup",
+                                    f"a {record_type} cannot be found by {indirect.by}"))
+            return
         candidate.record_type = record_type
+
+
+def _indirect(raw: dict, name: str, own_system: str | None
+              ) -> tuple[IndirectRef | None, tuple[str, str] | None]:
+    """A reference given as `<name>_external_id` (+ `<name>_external_system`) or
+    `<name>_lookup` {"by", "value"}; returns (reference, None) or (None, (field, problem))."""
+    external_id = raw.get(f"{name}_external_id")
+    if external_id is not None and external_id != "":
+        system = raw.get(f"{name}_external_system") or own_system
+        if _bad_public_id(external_id):
+            return None, (f"{name}_external_id", "must be a string of at most "
+                          f"{MAX_PUBLIC_ID} characters")
+        if not isinstance(system, str) or _bad_public_id(system):
+            return None, (f"{name}_external_system", "is required with "
+                          f"{name}_external_id when the row has no external_system")
+        return IndirectRef("external_id", external_id, system), None
+    lookup = raw.get(f"{name}_lookup")
+    if lookup is None:
+        return None, None
+    field_name = f"{name}_lookup"
+    if not isinstance(lookup, dict) or set(lookup) - {"by", "value"}:
+        return None, (field_name, 'must be an object {"by": ..., "value": ...}')
+    by, value = lookup.get("by"), lookup.get("value")
+    if by not in ("name", "email", "domain"):
+        return None, (field_name, "by must be name, email or domain")
+    if value is None or value == "":
+        return None, None
+    if _bad_public_id(value):
+        return None, (field_name, f"value must be a string of at most {MAX_PUBLIC_ID} "
+                      "characters")
+    target = next((r.target for e in BY_NAME.values() for r in e.references if r.name == name),
+                  None)
+    if target not in (None, "*") and by not in LOOKUPS.get(target, ()):
+        return None, (field_name, f"a {target} cannot be found by {by}")
+    return IndirectRef(by, value.strip()), None
 
 
 _validators: dict[str, RowValidator] = {}

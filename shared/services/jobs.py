@@ -75,6 +75,9 @@ def job_json(row: Any) -> dict[str, Any]:
         "updated_at": _iso(m["updated_at"]),
         "links": links,
     }
+    if m["kind"] == "import":
+        body["source"] = (m["params"] or {}).get("source", "bundle")
+        body["warnings"] = m["warnings"] or []
     if m["kind"] == "export":
         body["result_size"] = m["result_size"]
         body["expires_at"] = _iso(m["expires_at"])
@@ -184,9 +187,18 @@ def list_errors(organization_id: uuid.UUID, job_id: str, *, cursor: str | None =
     with db.tenant_transaction(organization_id) as conn:
         rows = conn.execute(query).all()
     rows, next_cursor = page(rows, limit, lambda r: {"id": r.id})
-    items = [{"entity": r.entity, "index": r.row_index, "public_id": r.public_id,
-              "field": r.field, "code": r.code, "message": r.message} for r in rows]
+    items = [error_json(r) for r in rows]
     return items, next_cursor
+
+
+def error_json(row: Any) -> dict[str, Any]:
+    """A row error; one of a converted row also says where it is in the source (`file` and
+    `row`, or `file`, `record` and `referenceId`)."""
+    item = {"entity": row.entity, "index": row.row_index, "public_id": row.public_id,
+            "field": row.field, "code": row.code, "message": row.message}
+    if row.origin:
+        item.update({k: v for k, v in row.origin.items() if k not in item})
+    return item
 
 
 def iter_errors(organization_id: uuid.UUID, job_id: str, page_size: int = 1000
@@ -217,7 +229,7 @@ def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.
         {"organization_id": organization_id, "job_id": job_id, "entity": _text(e.get("entity")),
          "row_index": e.get("index"), "public_id": _text(e.get("public_id")),
          "field": _text(e.get("field")), "code": e.get("code", "invalid"),
-         "message": _text(e["message"])}
+         "message": _text(e["message"]), "origin": e.get("origin")}
         for e in errors
     ])
     conn.execute(jobs.update().where(jobs.c.id == job_id)

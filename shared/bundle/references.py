@@ -1,0 +1,181 @@
+"""A batch's references: filled in set-based before the write, and parents of the same entity
+linked once the entity is done (the parent may come in a later or concurrent batch).
+
+References resolve against rows already stored in the organization, which includes every row
+written by earlier entities and batches of the same import. Indirect references (external ids,
+lookups by value) were already turned into public_ids by shared.bundle.external_refs.
+"""
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from shared.bundle import resolve
+from shared.bundle.external_refs import LOOKUP_SQL, lookup_key_entity
+from shared.bundle.validate import LOOKUPS, Candidate, row_error
+from shared.entities import BY_NAME, ENTITIES, Entity, Reference
+from shared.ids import uuid7_texts
+from shared.services.jobs import record_errors
+
+
+def _deferred(entity: Entity, organization_id: uuid.UUID, job_id: uuid.UUID, cand: Candidate,
+              target_public_id: str) -> dict:
+    return {"organization_id": organization_id, "job_id": job_id, "entity": entity.plural,
+            "row_index": cand.index, "public_id": cand.public_id,
+            "target_public_id": target_public_id, "target_by": None, "origin": cand.origin}
+
+
+def _describe(cand: Candidate, ref: Reference) -> str:
+    indirect = cand.indirect.get(ref.name)
+    if indirect is not None:
+        return indirect.describe()
+    return f"public_id {cand.refs[ref.name]!r}"
+
+
+def resolve_batch(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
+                  job_id: uuid.UUID, dry_run: bool, rows: list[Candidate], errors: list[dict]
+                  ) -> tuple[list[Candidate], list[Candidate], list[dict]]:
+    """Fill reference columns; returns (good rows, rejected rows, deferred self references)."""
+    rejected: dict[int, Candidate] = {}
+    deferred: list[dict] = []
+    # (row, reference) pairs whose parent is a row of this very batch, not stored yet
+    in_batch: list[tuple[Candidate, Reference]] = []
+    lookup_job = job_id if dry_run else None
+    by_public_id = {c.public_id for c in rows}
+    for cand, new_id in zip(rows, uuid7_texts(len(rows)), strict=True):
+        cand.values["id"] = new_id  # a new row's id, known before the write (see below)
+    for ref in entity.references:
+        if ref.target == "*":
+            by_type: dict[str, list[Candidate]] = {}
+            for cand in rows:
+                if cand.record_type and cand.refs.get(ref.name):
+                    by_type.setdefault(cand.record_type, []).append(cand)
+            for cand in rows:
+                cand.values[ref.column] = None
+                cand.values["record_type"] = cand.record_type
+            groups = list(by_type.items())
+        else:
+            groups = [(ref.target, [c for c in rows if c.refs.get(ref.name)])]
+            for cand in rows:
+                cand.values[ref.column] = None
+        for target, group in groups:
+            found = resolve.lookup_ids(conn, organization_id, target,
+                                       (c.refs[ref.name] for c in group), job_id=lookup_job)
+            for cand in group:
+                target_id = found.get(cand.refs[ref.name])
+                if target_id == resolve.IN_BUNDLE:  # dry run: exists, but only in the bundle
+                    cand.values[ref.column] = None
+                    if ref.target == "*":
+                        cand.values["record_type"] = None
+                elif target_id is not None:
+                    cand.values[ref.column] = target_id
+                elif target == entity.name and cand.refs[ref.name] in by_public_id:
+                    in_batch.append((cand, ref))
+                elif target == entity.name:
+                    # may be a row of a later or concurrent batch: applied when the entity is done
+                    deferred.append(_deferred(entity, organization_id, job_id, cand,
+                                              cand.refs[ref.name]))
+                else:
+                    rejected[cand.index] = cand
+                    errors.append(row_error(
+                        entity, cand.index, cand.public_id, ref.public_field,
+                        f"no {target} with {_describe(cand, ref)} in the upload "
+                        f"or the organization", code="unresolved_reference"))
+    good = [c for c in rows if c.index not in rejected]
+    _link_in_batch(in_batch, {c.public_id: c for c in good}, organization_id, job_id, deferred)
+    return good, list(rejected.values()), deferred
+
+
+def _link_in_batch(pairs: list[tuple[Candidate, Reference]], good: dict[str, Candidate],
+                   organization_id: uuid.UUID, job_id: uuid.UUID, deferred: list[dict]) -> None:
+    """Point a row at a parent written by the same statement: the parent is new (it was not
+    found stored), so the id minted for it now is the id it gets. This keeps the row as the
+    bundle has it; a later UPDATE (the deferred path) would also move its updated_at."""
+    for cand, ref in pairs:
+        parent = good.get(cand.refs[ref.name])
+        if parent is not None:
+            cand.values[ref.column] = parent.values["id"]
+        else:  # the parent row was rejected: reported once the entity is done, as before
+            deferred.append(_deferred(BY_NAME[ref.target], organization_id, job_id, cand,
+                                      cand.refs[ref.name]))
+
+
+def apply_deferred_refs(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
+                        dry_run: bool) -> None:
+    """Point rows at parents of the same entity (written by any batch of this job, or stored
+    before); report the ones whose parent exists nowhere (the row stays, without a parent)."""
+    for entity in ENTITIES:
+        for ref in (r for r in entity.references if r.target == entity.name):
+            _by_public_id(conn, entity, ref, organization_id, job_id, dry_run)
+            for by in LOOKUPS.get(entity.name, ()):
+                _by_lookup(conn, entity, ref, by, organization_id, job_id, dry_run)
+
+
+def _report(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID, entity: Entity,
+            field_name: str, rows, describe) -> None:
+    record_errors(conn, organization_id, job_id, [
+        {"entity": entity.plural, "index": m.row_index, "public_id": m.public_id,
+         "field": field_name, "code": "unresolved_reference", "origin": m.origin,
+         "message": f"{describe(m)}; imported without it"}
+        for m in rows])
+
+
+def _by_public_id(conn: sa.Connection, entity: Entity, ref: Reference,
+                  organization_id: uuid.UUID, job_id: uuid.UUID, dry_run: bool) -> None:
+    table = f"crm.{entity.plural}"
+    params = {"org": organization_id, "job": job_id, "entity": entity.plural}
+    if not dry_run:
+        conn.execute(sa.text(
+            f"UPDATE {table} AS a SET {ref.column} = p.id "
+            f"FROM crm.import_refs r JOIN {table} p "
+            f"  ON p.organization_id = r.organization_id "
+            f"  AND p.public_id = r.target_public_id "
+            f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
+            f"AND r.target_by IS NULL "
+            f"AND a.organization_id = :org AND a.public_id = r.public_id "
+            f"AND a.{ref.column} IS DISTINCT FROM p.id"), params)
+    in_bundle = ("OR EXISTS (SELECT 1 FROM crm.import_row_keys k WHERE k.job_id = :job "
+                 "AND k.organization_id = :org AND k.entity = :entity "
+                 "AND k.public_id = r.target_public_id)") if dry_run else ""
+    missing = conn.execute(sa.text(
+        f"SELECT r.row_index, r.public_id, r.target_public_id, r.origin FROM crm.import_refs r "
+        f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
+        f"AND r.target_by IS NULL "
+        f"AND NOT (EXISTS (SELECT 1 FROM {table} p WHERE p.organization_id = :org "
+        f"AND p.public_id = r.target_public_id) {in_bundle}) ORDER BY r.row_index"),
+        params).all()
+    _report(conn, organization_id, job_id, entity, ref.public_field, missing,
+            lambda m: f"no {entity.name} with public_id {m.target_public_id!r} in the upload "
+                      f"or the organization")
+
+
+def _by_lookup(conn: sa.Connection, entity: Entity, ref: Reference, by: str,
+               organization_id: uuid.UUID, job_id: uuid.UUID, dry_run: bool) -> None:
+    """Parents found by name or domain: linked when exactly one live row has the value."""
+    table = f"crm.{entity.plural}"
+    column = LOOKUP_SQL[by].replace("(", "(p.")
+    params = {"org": organization_id, "job": job_id, "entity": entity.plural, "by": by,
+              "keys": lookup_key_entity(entity, by)}
+    matches = (f"SELECT r.id AS ref_id, count(p.id) AS n, min(p.id::text)::uuid AS parent "
+               f"FROM crm.import_refs r LEFT JOIN {table} p ON p.organization_id = :org "
+               f"AND p.deleted_at IS NULL AND {column} = lower(r.target_public_id) "
+               f"WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity "
+               f"AND r.target_by = :by GROUP BY r.id")
+    if not dry_run:
+        conn.execute(sa.text(
+            f"UPDATE {table} AS a SET {ref.column} = m.parent "
+            f"FROM ({matches}) m JOIN crm.import_refs r ON r.id = m.ref_id "
+            f"WHERE m.n = 1 AND a.organization_id = :org AND a.public_id = r.public_id "
+            f"AND a.{ref.column} IS DISTINCT FROM m.parent"), params)
+    in_upload = ("AND NOT EXISTS (SELECT 1 FROM crm.import_row_keys k WHERE k.job_id = :job "
+                 "AND k.organization_id = :org AND k.entity = :keys "
+                 "AND k.public_id = lower(r.target_public_id))") if dry_run else ""
+    failed = conn.execute(sa.text(
+        f"SELECT r.row_index, r.public_id, r.target_public_id, r.origin, m.n "
+        f"FROM ({matches}) m JOIN crm.import_refs r ON r.id = m.ref_id "
+        f"WHERE m.n <> 1 {in_upload if dry_run else ''} ORDER BY r.row_index"), params).all()
+    _report(conn, organization_id, job_id, entity, f"{ref.name}_lookup", failed,
+            lambda m: (f"{m.n} {entity.plural} have {by} {m.target_public_id!r}: ambiguous"
+                       if m.n else f"no {entity.name} with {by} {m.target_public_id!r} in the "
+                       f"upload or the organization"))
