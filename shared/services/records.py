@@ -6,7 +6,8 @@ Every write appends its change event in the same transaction. Reads go through
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,8 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from shared import db
 from shared.entities import Entity
 from shared.errors import Conflict, NotFound, ValidationFailed
-from shared.ids import mint_public_id, parse_uuid, uuid7
-from shared.pagination import bad_cursor, decode_cursor, page
+from shared.ids import mint_public_id, uuid7
+from shared.keyset import KeyPart, Keyset, uuid_value
 from shared.schemas import load_record
 from shared.serializers import api_row, bundle_row
 from shared.services import change_log, record_filters, references, stages
@@ -77,11 +78,13 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
         if values.get("custom_fields") is None:
             values["custom_fields"] = {}
         position = values.get("stage_position")
-        inserted = conn.execute(
-            pg_insert(t).values(id=record_id, organization_id=org, public_id=public_id, **values)
-            .on_conflict_do_nothing(index_elements=[t.c.organization_id, t.c.public_id])
-            .returning(t.c.id)
-        ).scalar_one_or_none()
+        with _unique_external_pair(entity):
+            inserted = conn.execute(
+                pg_insert(t).values(id=record_id, organization_id=org, public_id=public_id,
+                                    **values)
+                .on_conflict_do_nothing(index_elements=[t.c.organization_id, t.c.public_id])
+                .returning(t.c.id)
+            ).scalar_one_or_none()
         if inserted is None:
             raise Conflict(f"public_id {public_id} is already used by another {entity.name}",
                            {"public_id": [f"{public_id} is taken"]}, code="duplicate_public_id")
@@ -94,6 +97,20 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
             event_type="created", changes=change_log.diff(None, bundle_row(entity, row)),
             actor=actor)
         return api_row(entity, row)
+
+
+@contextmanager
+def _unique_external_pair(entity: Entity) -> Iterator[None]:
+    """A live row's (external_system, external_id) is unique in its organization (imports
+    find rows by it): a second row with the pair is a 409, not a database error."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        if f"{entity.plural}_external_key" not in str(exc.orig):
+            raise
+        raise Conflict(f"another live {entity.name} has this external_system and external_id",
+                       {"external_id": ["is taken for this external_system"]},
+                       code="duplicate_external_id") from None
 
 
 def get(entity: Entity, org: uuid.UUID, record_id: str, include_deleted: bool = False) -> dict:
@@ -124,8 +141,9 @@ def update(entity: Entity, org: uuid.UUID, record_id: str, body: Any, actor: str
         if not changed and not moved:
             return api_row(entity, current)
         if changed:
-            conn.execute(t.update().where(t.c.organization_id == org, t.c.id == current["id"])
-                         .values(**changed))
+            with _unique_external_pair(entity):
+                conn.execute(t.update().where(t.c.organization_id == org,
+                                              t.c.id == current["id"]).values(**changed))
         if moved:
             moved()
         row = _fetch(conn, entity, org, current["id"])
@@ -193,16 +211,12 @@ def list_records(entity: Entity, org: uuid.UUID, params: Mapping[str, str], limi
                                *record_filters.conditions(entity, org, params))
     if not include_deleted:
         inner = inner.where(t.c.deleted_at.is_(None))
-    cursor = decode_cursor(params.get("cursor"), ("id",))
-    if cursor is not None:
-        after = parse_uuid(cursor["id"])
-        if after is None:
-            raise bad_cursor()
-        inner = inner.where(t.c.id > after)
+    by_id = Keyset(KeyPart("id", t.c.id, uuid_value))
+    inner = by_id.where_after(inner, params.get("cursor"))
     # Page first, join the references to that page only.
-    page_rows = inner.order_by(t.c.id).limit(limit + 1).subquery("page")
+    page_rows = inner.order_by(*by_id.order_by()).limit(limit + 1).subquery("page")
     query = record_select(entity, org, page_rows).order_by(page_rows.c.id)
     with db.tenant_transaction(org) as conn:
         rows = [r._mapping for r in conn.execute(query)]
-    rows, next_cursor = page(rows, limit, lambda r: {"id": str(r["id"])})
+    rows, next_cursor = by_id.page(rows, limit)
     return [api_row(entity, r) for r in rows], next_cursor

@@ -170,3 +170,52 @@ def test_a_zip_inflating_past_the_limit_is_413(client, org, fresh_settings):
     assert len(bomb) < 64 * 1024
     resp = post_zip(client, org, "salesforce", bomb)
     assert resp.status_code == 413, resp.json
+
+
+def test_two_live_rows_cannot_share_an_external_pair(client, org):
+    body = {"name": "One", "external_system": "legacy", "external_id": "X-1"}
+    first = client.post("/api/v1/crm/accounts", headers=org["headers"], json=body)
+    assert first.status_code == 201
+    second = client.post("/api/v1/crm/accounts", headers=org["headers"], json=body)
+    assert second.status_code == 409 and second.json["error"]["code"] == "duplicate_external_id"
+    other = client.post("/api/v1/crm/accounts", headers=org["headers"],
+                        json={"name": "Two", "external_system": "legacy", "external_id": "X-2"})
+    resp = client.patch(f"/api/v1/crm/accounts/{other.json['public_id']}",
+                        headers=org["headers"], json={"external_id": "X-1"})
+    assert resp.status_code == 409
+    assert client.delete(f"/api/v1/crm/accounts/{first.json['public_id']}",
+                         headers=org["headers"]).status_code == 204
+    again = client.post("/api/v1/crm/accounts", headers=org["headers"], json=body)
+    assert again.status_code == 201  # only live rows hold the pair
+
+
+def test_unreadable_files_fail_the_job_before_any_row_is_written(client, org, worker):
+    mapping = orjson.dumps({"version": 1, "files": [
+        {"file": "accounts.csv", "entity": "accounts", "columns": {"name": "name"}}]})
+    cases = {
+        "invalid_csv": b'name\nGood\n"never closed\n' + b"x" * 5000,
+        "too_many_columns": b"name," + b",".join(b"c%d" % i for i in range(100_000)) + b"\n",
+    }
+    cases["invalid_csv "] = bytes(range(256)) * 64  # binary garbage
+    for code, data in cases.items():
+        # refused at upload when the header already shows it, else the job fails at once
+        resp = post_files(client, org, "csv", {"accounts.csv": data}, mapping)
+        if resp.status_code == 422:
+            assert code != "invalid_csv", "an unterminated quote shows only while reading"
+            assert resp.json["error"]["code"] == "invalid_mapping", resp.json
+            continue
+        job = finished(client, org, resp)
+        assert job["status"] == "failed", (code, job)
+        assert job["error"]["code"] == code.strip(), (code, job["error"])
+    assert scalar(org, "SELECT count(*) FROM crm.accounts WHERE organization_id = :org") == 0
+
+
+def test_ragged_and_nul_rows_are_row_errors_and_the_rest_go_on(client, org, worker):
+    mapping = orjson.dumps({"version": 1, "files": [
+        {"file": "accounts.csv", "entity": "accounts", "columns": {"name": "name",
+                                                                    "web": "website"}}]})
+    data = b"name,web\nFine,a.test\nRagged\nNul\x00Co,b.test\nAlso fine,c.test\n"
+    job = finished(client, org, post_files(client, org, "csv", {"accounts.csv": data}, mapping))
+    assert counts(job, "accounts")["created"] == 2
+    rows_with_errors = sorted(e["row"] for e in errors_of(client, org, job["id"]))
+    assert rows_with_errors == [3, 4]
