@@ -1,8 +1,9 @@
-"""DripPulseClient: a typed Python client for the bundle and job API (DESIGN.md sections 4 and 6).
+"""DripPulseClient: a typed Python client for the bundle and job API (docs/api.md, docs/cli.md).
 
-Uploads are streamed and gzipped on the wire; every submission carries an Idempotency-Key so a
-retried upload never creates a second job; connection errors, 429 and 503 are retried with
-bounded back-off that honours Retry-After.
+Bundle uploads are streamed and gzipped on the wire; other systems' exports (Salesforce,
+HubSpot, mapped CSV) go up as one zip; every submission carries an Idempotency-Key so a retried
+upload never creates a second job; connection errors, 429 and 503 are retried with bounded
+back-off that honours Retry-After.
 """
 from __future__ import annotations
 
@@ -10,20 +11,22 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from drippulse import transfer_io
+from drippulse import interop_inputs, transfer_io
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1/crm"
 TERMINAL_STATUSES = frozenset({"succeeded", "completed_with_errors", "failed", "cancelled"})
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+IMPORT_SOURCES = ("salesforce", "hubspot", "csv")
+EXPORT_FORMATS = ("json", "csv")
 
 ProgressCallback = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
 
@@ -166,6 +169,40 @@ class DripPulseClient:
             upload.close()
         return response.json()
 
+    def import_source(self, source: str, paths: Sequence[str | Path],
+                      mapping: str | Path | None = None, dry_run: bool = False,
+                      create_stages: bool = False, idempotency_key: str | None = None,
+                      on_upload_progress: ProgressCallback | None = None) -> dict:
+        """Convert and import another system's export: `paths` (directories, files, zips) go up
+        as one zip, with the CSV mapping file as mapping.json. Returns the queued job, whose
+        JSON also holds the upload's "warnings"."""
+        with interop_inputs.pack(paths, mapping) as packed:
+            return self.submit_source_zip(source, packed.path, dry_run=dry_run,
+                                          create_stages=create_stages,
+                                          idempotency_key=idempotency_key,
+                                          on_upload_progress=on_upload_progress)
+
+    def submit_source_zip(self, source: str, zip_path: str | Path, *, dry_run: bool = False,
+                          create_stages: bool = False, idempotency_key: str | None = None,
+                          on_upload_progress: ProgressCallback | None = None) -> dict:
+        """Upload a zip already made (see import_source) as `source`'s export."""
+        if source not in IMPORT_SOURCES:
+            raise ValueError(f"source must be one of {', '.join(IMPORT_SOURCES)}")
+        params = {"source": source}
+        if dry_run:
+            params["dry_run"] = "true"
+        if create_stages:
+            params["create_stages"] = "true"
+        headers = {"Content-Type": "application/zip",
+                   "Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        upload = transfer_io.FileUpload(zip_path, on_progress=on_upload_progress)
+        try:
+            response = self.request("POST", f"{API}/import", body_factory=upload.body,
+                                    headers=headers, params=params, expect=(200, 201, 202))
+        finally:
+            upload.close()
+        return response.json()
+
     # ---- jobs ------------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict:
         return self._json("GET", f"{API}/jobs/{job_id}")
@@ -234,11 +271,19 @@ class DripPulseClient:
             self._sleep(interval)
 
     # ---- export ----------------------------------------------------------------------------
-    def start_export(self, *, gzip: bool = False, idempotency_key: str | None = None) -> dict:
+    def start_export(self, *, gzip: bool = False, format: str = "json",
+                     idempotency_key: str | None = None) -> dict:
+        """Queue an export job: a JSON bundle (gzip optional) or, with format="csv", a zip of
+        one CSV file per entity."""
+        if format not in EXPORT_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}")
+        if format == "csv" and gzip:
+            raise ValueError("a CSV export is a zip; gzip applies to the JSON format only")
         # the key makes a retry after a dropped connection acceptable: at worst the server
         # makes a second (harmless) export job if it does not deduplicate exports
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
-        return self._json("POST", f"{API}/exports", json={"gzip": gzip},
+        options = {"format": "csv"} if format == "csv" else {"gzip": gzip}
+        return self._json("POST", f"{API}/exports", json=options,
                           headers=headers, expect=(200, 201, 202))
 
     def download(self, job: dict | str, dest: str | Path, *, gzip: bool | None = None,
@@ -246,7 +291,8 @@ class DripPulseClient:
         """Stream an export job's file to `dest` (via a .part file, renamed when complete).
 
         gzip=True writes gzip, False plain JSON, None whatever the server sends (as gzip when
-        `dest` ends in .gz). Returns the bytes written.
+        `dest` ends in .gz). A CSV export's zip is written as it comes (gzip=False).
+        Returns the bytes written.
         """
         if isinstance(job, str):
             job = self.get_job(job)

@@ -1,6 +1,7 @@
-"""Streaming file plumbing for the client: gzip on the wire going up, gzip-or-not coming down.
+"""Streaming file plumbing for the client: gzip on the wire going up (a zip as it is),
+gzip-or-not coming down.
 
-Nothing here holds a whole bundle in memory: uploads are read and compressed in chunks, and
+Nothing here holds a whole bundle in memory: uploads are read (and compressed) in chunks, and
 downloads are written chunk by chunk to a `.part` file renamed when complete.
 """
 from __future__ import annotations
@@ -105,6 +106,53 @@ class GzipUpload:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+
+
+class FileUpload:
+    """A file sent as it is, with a Content-Length (a zip gains nothing from gzip): each
+    `body()` reads it from the start again, so a retried request sends the same bytes.
+    Progress counts bytes read."""
+
+    def __init__(self, path: str | Path, on_progress: ProgressCallback | None = None) -> None:
+        self.path = Path(path)
+        self.total = self.path.stat().st_size
+        self.on_progress = on_progress
+        self._opened: list[IO[bytes]] = []
+
+    def body(self) -> _CountingReader:
+        handle = self.path.open("rb")
+        self._opened.append(handle)
+        return _CountingReader(handle, self.total, self.on_progress)
+
+    def close(self) -> None:
+        for handle in self._opened:
+            handle.close()
+        self._opened.clear()
+
+
+class _CountingReader:
+    """A file body that reports progress as the HTTP library reads it. `__len__` gives requests
+    the Content-Length; `__iter__` makes it treat the object as a stream, not as form data."""
+
+    def __init__(self, handle: IO[bytes], total: int,
+                 on_progress: ProgressCallback | None) -> None:
+        self._handle = handle
+        self._total = total
+        self._done = 0
+        self._on_progress = on_progress
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self._done += len(data)
+        if self._on_progress and (data or self._done == self._total):
+            self._on_progress(self._done, self._total)
+        return data
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(CHUNK), b"")
 
 
 def save_stream(raw: IO[bytes], dest: Path, *, want_gzip: bool, total: int | None = None,

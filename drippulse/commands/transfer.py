@@ -1,4 +1,9 @@
-"""`drippulse import FILE` and `drippulse export -o FILE`: move bundles through the HTTP API."""
+"""`drippulse import` and `drippulse export -o FILE`: move data through the HTTP API.
+
+`import FILE` uploads a bundle; `import --source salesforce|hubspot|csv PATH…` uploads another
+system's export as one zip for the server to convert. `export --format csv` downloads a zip of
+CSV files instead of a bundle.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from drippulse import render
-from drippulse.client import DripPulseClient
+from drippulse import interop_inputs, interop_render, render
+from drippulse.client import EXPORT_FORMATS, IMPORT_SOURCES, ApiError, DripPulseClient
 from drippulse.cliutil import (
     EXIT_FAILED,
     EXIT_OK,
@@ -17,7 +22,7 @@ from drippulse.cliutil import (
     make_client,
     print_json,
 )
-from drippulse.progress import Reporter, ordered_entities, reporter_for
+from drippulse.progress import Reporter, human_bytes, ordered_entities, reporter_for
 
 FIRST_ERRORS = 10
 
@@ -53,26 +58,84 @@ def write_errors(client: DripPulseClient, job_id: str, path: Path) -> int:
     return count
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    if args.source is None:
+        if args.mapping or args.create_stages:
+            return "--mapping and --create-stages need --source"
+        if len(args.paths) != 1:
+            return "a bundle import takes one FILE (other systems' exports need --source)"
+        return None
+    if args.mapping and args.source != "csv":
+        return "--mapping applies to --source csv only"
+    if "-" in args.paths:
+        return "--source imports read files, not stdin"
+    return None
+
+
+def _submit(args: argparse.Namespace, client: DripPulseClient, reporter: Reporter) -> dict:
+    if args.source is None:
+        source = sys.stdin.buffer if args.paths[0] == "-" else args.paths[0]
+        return client.submit_import(source, dry_run=args.dry_run,
+                                    idempotency_key=args.idempotency_key,
+                                    on_upload_progress=reporter.upload)
+    with interop_inputs.pack(args.paths, args.mapping) as packed:
+        if packed.temporary:
+            reporter.note(f"packed {len(packed.names)} file(s) into a "
+                          f"{human_bytes(packed.path.stat().st_size)} zip")
+        return client.submit_source_zip(args.source, packed.path, dry_run=args.dry_run,
+                                        create_stages=args.create_stages,
+                                        idempotency_key=args.idempotency_key,
+                                        on_upload_progress=reporter.upload)
+
+
+def _print_mapping_problems(exc: ApiError) -> None:
+    """A refused mapping: one line per problem, named by its place in the mapping file."""
+    print(f"drippulse: the mapping was refused: {exc.message}", file=sys.stderr)
+    details = exc.details if isinstance(exc.details, dict) else {}
+    for problem in details.get("problems") or []:
+        print(f"  {problem.get('path') or '(mapping)'}: {problem.get('message')}",
+              file=sys.stderr)
+
+
+def _warnings(job: dict, submitted: dict) -> list[dict]:
+    # the finished job holds the conversion's warnings; the 202 answer those of the upload
+    return list(job.get("warnings") or submitted.get("warnings") or [])
+
+
 @client_command
 def cmd_import(args: argparse.Namespace) -> int:
+    problem = _usage_problem(args)
+    if problem:
+        args.usage_error(problem)
     client = make_client(args)
     # a cheap authenticated GET first: a wrong key or URL fails in a moment, not after
     # streaming a large file into a closed connection
     client.whoami()
     reporter = reporter_for(args.json)
-    source = sys.stdin.buffer if args.file == "-" else args.file
-    job = client.submit_import(source, dry_run=args.dry_run,
-                               idempotency_key=args.idempotency_key,
-                               on_upload_progress=reporter.upload)
+    try:
+        submitted = _submit(args, client, reporter)
+    except interop_inputs.InputError as exc:
+        reporter.close()
+        print(f"drippulse: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ApiError as exc:
+        reporter.close()
+        if exc.code != "invalid_mapping" or args.json:
+            raise
+        _print_mapping_problems(exc)
+        return EXIT_FAILED
     if args.no_wait:
         reporter.close()
         if args.json:
-            print_json(job)
+            print_json(submitted)
         else:
-            print(f"job {job['id']} {job.get('status')}")
-            print(f"  follow it:  drippulse jobs show {job['id']} --wait")
+            print(f"job {submitted['id']} {submitted.get('status')}")
+            if submitted.get("warnings"):
+                print("warnings:")
+                interop_render.print_warnings(submitted["warnings"], sys.stdout)
+            print(f"  follow it:  drippulse jobs show {submitted['id']} --wait")
         return EXIT_OK
-    job = wait(client, job, reporter)
+    job = wait(client, submitted, reporter)
     reporter.close()
     written = None
     if args.errors_out:
@@ -80,6 +143,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         print_json(job)
         return exit_code(job)
+    _print_summary(args, client, job, _warnings(job, submitted), written)
+    return exit_code(job)
+
+
+def _print_summary(args: argparse.Namespace, client: DripPulseClient, job: dict,
+                   warnings: list[dict], written: int | None) -> None:
     out = sys.stdout
     took = render.duration(job)
     print(f"{'dry run ' if args.dry_run else ''}{render.job_line(job)}"
@@ -88,12 +157,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"error: {job['error']}", file=out)
     print(file=out)
     render.import_summary(job, out)
+    if warnings:
+        print(f"\nwarnings ({len(warnings)}):", file=out)
+        interop_render.print_warnings(
+            warnings, out, more_hint=f" (drippulse jobs show {job['id']} --json)")
     if job.get("error_count"):
         print(f"\nfirst errors ({job['error_count']} in all):", file=out)
         for i, err in enumerate(client.iter_job_errors(job["id"], page_size=FIRST_ERRORS)):
             if i >= FIRST_ERRORS:
                 break
-            print("  " + render.format_error(err), file=out)
+            print("  " + interop_render.format_job_error(err), file=out)
         if written is not None:
             print(f"\nall {written} errors written to {args.errors_out} (JSON lines)", file=out)
         else:
@@ -103,15 +176,17 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"\nno errors; {args.errors_out} is empty", file=out)
     if args.dry_run:
         print("\ndry run: nothing was written", file=out)
-    return exit_code(job)
 
 
 @client_command
 def cmd_export(args: argparse.Namespace) -> int:
+    csv = args.format == "csv"
+    if csv and (args.gzip or args.output.endswith(".gz")):
+        args.usage_error("a CSV export is a zip file: no --gzip, and no .gz output name")
     client = make_client(args)
     reporter = reporter_for(args.json)
-    gzip = args.gzip or args.output.endswith(".gz")
-    job = client.start_export(gzip=gzip)
+    gzip = not csv and (args.gzip or args.output.endswith(".gz"))
+    job = client.start_export(gzip=gzip, format=args.format)
     job = wait(client, job, reporter)
     if job.get("status") != "succeeded":
         reporter.close()
@@ -127,7 +202,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         counts = ", ".join(f"{name} {int(c.get('processed') or c.get('total') or 0):,}"
                            for name, c in ordered_entities(job.get("progress") or {}))
-        print(f"exported to {args.output} ({size:,} bytes{', gzip' if gzip else ''})")
+        kind = ", zip of CSV files" if csv else ", gzip" if gzip else ""
+        print(f"exported to {args.output} ({size:,} bytes{kind})")
         if counts:
             print(f"  {counts}")
     return EXIT_OK
@@ -136,11 +212,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     common = client_options()
     p = sub.add_parser("import", parents=[common],
-                       help="upload a bundle and follow the import job",
-                       description="Upload a JSON bundle (plain or .gz; gzipped on the wire) "
-                       "and follow the job. Exit code: 0 succeeded, 2 completed with row "
-                       "errors, 1 failed, cancelled or not submitted.")
-    p.add_argument("file", help="bundle file (.json or .json.gz), or - for stdin")
+                       help="upload a bundle (or another system's export) and follow the job",
+                       description="Upload a JSON bundle (plain or .gz; gzipped on the wire), "
+                       "or with --source a Salesforce, HubSpot or CSV export (directories, "
+                       "files or a .zip, sent as one zip), and follow the job. Exit code: 0 "
+                       "succeeded, 2 completed with row errors, 1 failed, cancelled or not "
+                       "submitted.")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="bundle file (.json or .json.gz) or - for stdin; with --source: "
+                   "directories, files or .zip files")
+    p.add_argument("--source", choices=IMPORT_SOURCES,
+                   help="the system the files come from; the server converts them")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="with --source csv: the JSON mapping of columns to fields "
+                   "(uploaded as mapping.json)")
+    p.add_argument("--create-stages", action="store_true",
+                   help="with --source: add the export's opportunity stages missing from the "
+                   "pipeline")
     p.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
     p.add_argument("--no-wait", action="store_true", help="print the job id and return")
     p.add_argument("--errors-out", metavar="FILE",
@@ -148,11 +236,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--idempotency-key", help="reuse a key to make a resubmission a no-op "
                    "(default: a fresh key per run, reused across its retries)")
     p.add_argument("--json", action="store_true", help="no progress; print the job as JSON")
-    p.set_defaults(handler=cmd_import)
+    p.set_defaults(handler=cmd_import, usage_error=p.error)
 
     p = sub.add_parser("export", parents=[common], help="export the organization to a file",
-                       description="Run an export job and download its bundle.")
+                       description="Run an export job and download its bundle (or, with "
+                       "--format csv, a zip of one CSV file per entity).")
     p.add_argument("-o", "--output", required=True, help="destination file")
-    p.add_argument("--gzip", action="store_true", help="write gzip (default when -o ends .gz)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="json",
+                   help="json: a bundle (default); csv: a zip of CSV files")
+    p.add_argument("--gzip", action="store_true",
+                   help="write gzip (default when -o ends .gz; json format only)")
     p.add_argument("--json", action="store_true", help="no progress; print the job as JSON")
-    p.set_defaults(handler=cmd_export)
+    p.set_defaults(handler=cmd_export, usage_error=p.error)
