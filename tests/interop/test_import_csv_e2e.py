@@ -12,10 +12,10 @@ ACCOUNTS = (b"account,sector,employees,subsidiary_of,office\r\n"
             b"Acme,Tools,120,,Berlin\r\n"
             b"Acme Labs,Research,8,Acme,\r\n"
             b"Globex,Energy,4000,,Paris\r\n")
-CONTACTS = ("id;name;mail;company\n"
-            "c1;Ada;ada@acme.test;Acme\n"
-            "c2;Grace;grace@globex.test;Globex\n"
-            "c3;Nobody;no@where.test;Initech\n").encode()
+CONTACTS = (b"id;name;mail;company\n"
+            b"c1;Ada;ada@acme.test;Acme\n"
+            b"c2;Grace;grace@globex.test;Globex\n"
+            b"c3;Nobody;no@where.test;Initech\n")
 DEALS = (b"id,title,stage,closed,value,account,contact\n"
          b"d1,Anvils,Won,03.02.2025,1200.50,Acme,ada@acme.test\n"
          b"d2,Turbines,Pitching,15.03.2025,99,Globex,\n"
