@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.csv_safety import restore_cell
+from shared.entities import BY_PLURAL
 from shared.interop.csv_fields import CUSTOM_PREFIX
 from shared.interop.csv_headers import HeaderIndex
 from shared.interop.csv_values import MALFORMED_ROW, field_value
@@ -42,9 +43,11 @@ class RowBuilder:
         self.values = [(index.find(v.column), v.field, v.map,
                         {str(k).casefold(): m for k, m in v.map.items()}, v.default)
                        for v in spec.values]
-        self.references = [(index.find(r.column), r) for r in spec.references]
+        self.references = [(index.find(r.column), r,
+                             index.find(r.entity_column) if r.entity_column else None)
+                            for r in spec.references]
         consumed |= {self.id_header, *(v[0] for v in self.values),
-                     *(h for h, _ in self.references)}
+                     *(h for h, _, _ in self.references)}
         self.unmapped = [] if spec.ignore_unmapped else [
             (h, h in json_columns) for h in index.header if h not in consumed]
 
@@ -78,12 +81,14 @@ class RowBuilder:
                 custom[name[len(CUSTOM_PREFIX):]] = value
             else:
                 row[name] = value
-        for header, ref in self.references:
+        for header, ref, type_header in self.references:
             cell = read(cells.get(header, "")).strip() if header else ""
             if cell:
                 _reference(row, ref.ref, ref.by, cell)
                 if ref.record_type:
                     row["record_type"] = ref.record_type
+                elif type_header:
+                    row["record_type"] = _record_type(read(cells.get(type_header, "")))
         self._identify(row, cells)
         if custom:
             custom = {k: v for k, v in custom.items() if v is not _INVALID}
@@ -121,8 +126,12 @@ class RowBuilder:
             cell = self.read(cells.get(self.id_header, "")).strip()
             if cell:
                 row["external_id"] = cell
-        if not row.get("external_system"):
+        # a row without an external id has no identity in the other system to name
+        if row.get("external_id") and not row.get("external_system"):
             row["external_system"] = self.system
+
+
+SINGULAR = {plural: entity.name for plural, entity in BY_PLURAL.items()}
 
 
 def _reference(row: dict[str, Any], ref: str, by: str, cell: str) -> None:
@@ -132,6 +141,13 @@ def _reference(row: dict[str, Any], ref: str, by: str, cell: str) -> None:
         row[f"{ref}_public_id"] = cell
     elif by in _LOOKUP_BY:
         row[f"{ref}_lookup"] = {"by": by, "value": cell}
+
+
+def _record_type(cell: str) -> str | None:
+    """A record type cell: the singular (contact) or the entity (contacts); the validator
+    reports anything else."""
+    value = cell.strip().lower()
+    return SINGULAR.get(value, value) or None
 
 
 def _plain(cell: str) -> str:

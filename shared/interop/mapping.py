@@ -57,6 +57,7 @@ class ReferenceSpec:
     column: str
     by: str  # external_id | public_id | name | email | domain
     record_type: str | None = None  # activities: the singular entity of the record
+    entity_column: str | None = None  # activities: a column holding each row's record type
 
 
 @dataclass(frozen=True)
@@ -240,13 +241,18 @@ def _references(raw: Any, entity, at: str, problems: Problems) -> tuple[Referenc
         if not isinstance(spec, dict):
             problems.add(path, "must be an object with a column")
             continue
-        problems.unknown_keys(spec, {"column", "by", "entity"}, path)
+        problems.unknown_keys(spec, {"column", "by", "entity", "entity_column"}, path)
         column, by = spec.get("column"), spec.get("by", "external_id")
         if not isinstance(column, str) or not column:
             problems.add(f"{path}.column", "must name a column")
         target = known[public_field]
         record_type = None
-        if target == "*":
+        entity_column = spec.get("entity_column")
+        if target == "*" and "entity" not in spec and isinstance(entity_column, str) \
+                and entity_column:
+            target = "*"  # each row names its record's entity in entity_column
+        elif target == "*":
+            entity_column = None
             named = spec.get("entity")
             target_entity = BY_PLURAL.get(named) if isinstance(named, str) else None
             if target_entity is None or target_entity.name not in RECORD_TYPES:
@@ -265,7 +271,7 @@ def _references(raw: Any, entity, at: str, problems: Problems) -> tuple[Referenc
         if isinstance(column, str) and column:
             specs.append(ReferenceSpec(public_field.removesuffix("_public_id"), column,
                                        by if by in REFERENCE_BY else "external_id",
-                                       record_type))
+                                       record_type, entity_column or None))
     return tuple(specs)
 
 

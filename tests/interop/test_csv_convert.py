@@ -146,7 +146,7 @@ def test_a_row_s_own_external_system_wins_and_a_column_may_set_several_fields(tm
 def test_unmapped_columns_are_dropped_when_ignored(tmp_path):
     rows = _one_file(tmp_path, "name,secret\nAcme,x\n", {
         "entity": "accounts", "columns": {"name": "name"}, "unmapped": "ignore"})
-    assert rows[0].row == {"name": "Acme", "external_system": "csv"}
+    assert rows[0].row == {"name": "Acme"}  # no external id: no external_system either
 
 
 def test_a_ragged_row_is_a_row_error_at_its_spreadsheet_row(tmp_path):
@@ -242,3 +242,14 @@ def test_a_large_file_converts_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert count == rows
     assert peak < 1_500_000
+
+
+def test_activities_take_each_rows_record_type_from_an_entity_column(tmp_path):
+    rows = _one_file(tmp_path, "subject,kind,target\nCall,contact,cnt_1\nNote,accounts,acct_9\n"
+                     "Loose,,\n", {
+                         "entity": "activities", "columns": {"subject": "subject"},
+                         "unmapped": "ignore",
+                         "references": {"record_public_id": {
+                             "column": "target", "by": "public_id", "entity_column": "kind"}}})
+    assert [(r.row.get("record_type"), r.row.get("record_public_id")) for r in rows] == [
+        ("contact", "cnt_1"), ("account", "acct_9"), (None, None)]
