@@ -1,7 +1,11 @@
-"""Bundle export: GET /export streams it now; POST /exports makes a job whose file downloads later."""
+"""Bundle export: GET /export streams it now; POST /exports makes a job whose file downloads later.
+
+Both take format=json (the bundle) or format=csv (a zip of CSV files and their mapping.json).
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.wsgi import wrap_file
@@ -10,11 +14,13 @@ from api import context
 from api.body import json_body
 from api.enqueue import enqueue_quietly
 from shared.bundle import export_files, export_jobs, export_options
+from shared.bundle.export_csv import stream_csv_zip
 from shared.bundle.export_stream import stream_bundle
 from shared.services import jobs as job_service
 from shared.services.jobs import job_json
+from shared.urls import CRM_API
 
-bp = Blueprint("bundles_export", __name__, url_prefix="/api/v1/crm")
+bp = Blueprint("bundles_export", __name__, url_prefix=CRM_API)
 
 EXPORT_TASK = "drippulse.export.run"
 FILE_CHUNK = 256 * 1024
@@ -34,10 +40,16 @@ def _resume(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 @bp.get("/export")
 def export_now():
     options = export_options.parse_query(request.args)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if options["format"] == "csv":
+        stream = stream_csv_zip(context.org_id(), include_deleted=options["include_deleted"])
+        first = next(stream)  # as below: snapshot and custom columns before the response
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        headers["Content-Disposition"] = f'attachment; filename="drippulse-export-{day}.zip"'
+        return Response(_resume(first, stream), mimetype="application/zip", headers=headers)
     stream = stream_bundle(context.org_id(), include_deleted=options["include_deleted"],
                            gzip=options["gzip"])
     first = next(stream)  # takes the snapshot now; a database error still becomes a JSON error
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     mimetype = "application/json"
     if options["gzip"]:
         mimetype = "application/gzip"
@@ -55,7 +67,7 @@ def create_export():
     enqueue_quietly(EXPORT_TASK, [str(job.id)])
     response = jsonify(job_json(job))
     response.status_code = 202
-    response.headers["Location"] = f"/api/v1/crm/jobs/{job.id}"
+    response.headers["Location"] = f"{CRM_API}/jobs/{job.id}"
     return response
 
 

@@ -32,9 +32,22 @@ class Download:
     content_type: str
 
 
-def download_name(job_id: uuid.UUID, finished_at: datetime | None, gzip: bool) -> str:
+# The stored file's extension says what it holds (export_jobs.result_key).
+FILE_TYPES = {".json.gz": "application/gzip", ".json": "application/json",
+              ".zip": "application/zip"}
+
+
+def file_type(result_key: str) -> tuple[str, str]:
+    """(extension, content type) of a stored export file."""
+    for extension, content_type in FILE_TYPES.items():
+        if result_key.endswith(extension):
+            return extension, content_type
+    return ".json", "application/json"
+
+
+def download_name(job_id: uuid.UUID, finished_at: datetime | None, extension: str) -> str:
     day = (finished_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d")
-    return f"drippulse-export-{day}-{str(job_id)[-8:]}.json" + (".gz" if gzip else "")
+    return f"drippulse-export-{day}-{str(job_id)[-8:]}{extension}"
 
 
 def open_download(organization_id: uuid.UUID, job_id: str) -> Download:
@@ -55,10 +68,10 @@ def open_download(organization_id: uuid.UUID, job_id: str) -> Download:
         size = storage.size(job.result_key)
     except FileNotFoundError as exc:
         raise Gone("The export file is no longer available; start a new export", expired) from exc
-    gzip = job.result_key.endswith(".gz")
+    extension, content_type = file_type(job.result_key)
     return Download(handle=handle, size=size,
-                    filename=download_name(job.id, job.finished_at, gzip),
-                    content_type="application/gzip" if gzip else "application/json")
+                    filename=download_name(job.id, job.finished_at, extension),
+                    content_type=content_type)
 
 
 def expire_exports(batch: int = 500) -> int:

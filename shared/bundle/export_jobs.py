@@ -1,4 +1,5 @@
-"""Export jobs: a worker writes the bundle to storage, reporting progress per entity.
+"""Export jobs: a worker writes the bundle (or the CSV zip) to storage, reporting progress per
+entity.
 
 The job row is the truth: totals come from counts in the export's own snapshot, `processed` is
 written every `batch_size` rows (at most every 0.5 s) in short transactions of their own, and the
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import db
+from shared.bundle.export_csv import csv_zip_chunks
 from shared.bundle.export_stream import bundle_chunks, count_rows, gzip_chunks, snapshot
 from shared.config import get_settings
 from shared.models import jobs
@@ -33,14 +35,19 @@ class ExportCancelled(Exception):
     """Raised between chunks when the job's cancel was requested."""
 
 
-def create_export_job(organization_id: uuid.UUID, options: dict[str, bool],
+def create_export_job(organization_id: uuid.UUID, options: dict[str, Any],
                       created_by: str | None = None) -> Any:
-    """A queued export job (committed); the caller enqueues its id."""
+    """A queued export job (committed); the caller enqueues its id. The options (format, gzip,
+    include_deleted) are the job's params."""
     with db.tenant_transaction(organization_id) as conn:
         return create_job(conn, organization_id, "export", params=options, created_by=created_by)
 
 
-def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool) -> str:
+def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool,
+               fmt: str = "json") -> str:
+    """The file's storage key; its extension is what the download's type and name follow."""
+    if fmt == "csv":
+        return f"exports/{organization_id}/{job_id}.zip"
     return f"exports/{organization_id}/{job_id}.json" + (".gz" if gzip else "")
 
 
@@ -97,17 +104,24 @@ class _Progress:
 def _write_bundle(job: Any, batch_size: int) -> tuple[str, int, dict]:
     org_id = job.organization_id
     params = job.params or {}
-    gzip = bool(params.get("gzip", False))
+    fmt = params.get("format", "json")  # jobs made before CSV existed have no format
+    gzip = bool(params.get("gzip", False)) and fmt != "csv"
     include_deleted = bool(params.get("include_deleted", True))
-    key = result_key(org_id, job.id, gzip)
+    key = result_key(org_id, job.id, gzip, fmt)
     storage = get_storage()
     progress = _Progress(job.id, org_id, batch_size)
     with snapshot(org_id) as conn:
         progress.start(count_rows(conn, org_id, include_deleted))
-        chunks = bundle_chunks(conn, org_id, include_deleted=include_deleted,
-                               on_rows=progress.rows)
+        if fmt == "csv":
+            chunks = csv_zip_chunks(conn, org_id, include_deleted=include_deleted,
+                                    on_rows=progress.rows)
+        else:
+            chunks = bundle_chunks(conn, org_id, include_deleted=include_deleted,
+                                   on_rows=progress.rows)
+            if gzip:
+                chunks = gzip_chunks(chunks)
         with storage.writer(key) as handle:
-            for chunk in gzip_chunks(chunks) if gzip else chunks:
+            for chunk in chunks:
                 handle.write(chunk)
     return key, storage.size(key), progress.progress
 

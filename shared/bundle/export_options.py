@@ -7,7 +7,14 @@ from shared.errors import ValidationFailed
 
 TRUE = ("true", "1", "yes")
 FALSE = ("false", "0", "no")
-DEFAULTS = {"gzip": False, "include_deleted": True}
+FLAGS = {"gzip": False, "include_deleted": True}
+FORMATS = ("json", "csv")
+DEFAULT_FORMAT = "json"
+KNOWN = (*FLAGS, "format")
+
+FORMAT_PROBLEM = "must be json or csv"
+# a zip is compressed already; gzipping it again would only cost CPU
+GZIP_WITH_CSV = "cannot be combined with format csv (the zip is compressed already)"
 
 
 def parse_flag(name: str, raw: str | None, default: bool) -> bool:
@@ -22,21 +29,40 @@ def parse_flag(name: str, raw: str | None, default: bool) -> bool:
     raise ValidationFailed(f"Invalid {name}", {name: ["must be true or false"]})
 
 
-def parse_query(args: Any) -> dict[str, bool]:
-    return {name: parse_flag(name, args.get(name), default) for name, default in DEFAULTS.items()}
+def _checked(options: dict[str, Any]) -> dict[str, Any]:
+    if options["format"] == "csv" and options["gzip"]:
+        raise ValidationFailed("Invalid export options", {"gzip": [GZIP_WITH_CSV]})
+    return options
 
 
-def parse_body(body: Any) -> dict[str, bool]:
-    """The optional body of POST /exports: {"gzip": bool, "include_deleted": bool}."""
+def parse_query(args: Any) -> dict[str, Any]:
+    """{"format": "json" | "csv", "gzip": bool, "include_deleted": bool} from a query string."""
+    options: dict[str, Any] = {name: parse_flag(name, args.get(name), default)
+                               for name, default in FLAGS.items()}
+    raw_format = args.get("format")
+    fmt = DEFAULT_FORMAT if raw_format in (None, "") else raw_format.strip().lower()
+    if fmt not in FORMATS:
+        raise ValidationFailed("Invalid format", {"format": [FORMAT_PROBLEM]})
+    options["format"] = fmt
+    return _checked(options)
+
+
+def parse_body(body: Any) -> dict[str, Any]:
+    """The optional body of POST /exports: {"format": "json" | "csv", "gzip": bool,
+    "include_deleted": bool}."""
     if body is None:
         body = {}
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object",
                                {"body": ["must be a JSON object"]})
-    problems = {key: ["is not a known option (gzip, include_deleted)"]
-                for key in body if key not in DEFAULTS}
-    problems.update({key: ["must be true or false"] for key in DEFAULTS
+    problems = {key: [f"is not a known option ({', '.join(sorted(KNOWN))})"]
+                for key in body if key not in KNOWN}
+    problems.update({key: ["must be true or false"] for key in FLAGS
                      if key in body and not isinstance(body[key], bool)})
+    if "format" in body and body["format"] not in FORMATS:
+        problems["format"] = [FORMAT_PROBLEM]
     if problems:
         raise ValidationFailed("Invalid export options", problems)
-    return {key: body.get(key, default) for key, default in DEFAULTS.items()}
+    options = {key: body.get(key, default) for key, default in FLAGS.items()}
+    options["format"] = body.get("format", DEFAULT_FORMAT)
+    return _checked(options)

@@ -1,4 +1,5 @@
-"""The SQL that turns each stored record into its bundle row (DESIGN.md section 5).
+"""The SQL that turns each stored record into its bundle row (docs/architecture.md,
+"Bundle format"), or its CSV row (docs/export.md).
 
 Postgres builds every row's JSON itself (row_to_json), so the export streams text straight
 from the server: no Python object per row, no per-value conversion. Keys and columns derive from
@@ -7,19 +8,22 @@ shared.entities; nothing here re-lists an entity's fields.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from psycopg import sql
 
+from shared.csv_safety import inert_sql
 from shared.entities import BY_NAME, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
 from shared.serializers import bundle_keys
 
 # CSV with a quote and a delimiter byte that JSON text cannot contain (control characters are
 # always escaped inside JSON strings): the server never quotes or escapes a value, unlike the
-# text format, which doubles every backslash (PERF-NOTES.md).
+# text format, which doubles every backslash.
 COPY_OPTIONS = "(FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')"
 
 COMMON_COLUMNS = ("public_id", "external_system", "external_id", "custom_fields",
                   *TIMESTAMP_FIELDS)
+IDENTITY_COLUMNS = ("public_id", "external_system", "external_id")
 
 
 def iso_timestamp(column: sql.Composable) -> sql.Composable:
@@ -127,3 +131,61 @@ def count_query(entity: Entity, organization_id: uuid.UUID, include_deleted: boo
                 ) -> sql.Composable:
     return sql.SQL("SELECT count(*) FROM crm.{} r{}").format(
         sql.Identifier(entity.plural), _where(organization_id, include_deleted))
+
+
+def csv_columns(entity: Entity) -> tuple[str, ...]:
+    """The CSV export's fixed columns: identity first, the bundle row's own keys in bundle order,
+    timestamps last (custom_fields becomes one column per key, after these)."""
+    middle = [k for k in bundle_keys(entity)
+              if k not in (*IDENTITY_COLUMNS, "custom_fields", *TIMESTAMP_FIELDS)]
+    return (*IDENTITY_COLUMNS, *middle, *TIMESTAMP_FIELDS)
+
+
+def custom_keys_query(entity: Entity, organization_id: uuid.UUID, include_deleted: bool
+                      ) -> sql.Composable:
+    """Each custom_fields key of the exported rows, and whether any of its values is something
+    other than a non-empty string (then every cell of that column is JSON text: a CSV cell cannot
+    tell an empty string from a missing value, JSON `""` can)."""
+    # the keys come from a set-returning function in the select list, not a lateral join: the
+    # export transaction turns nested loops off, which made the join 3-5x slower
+    return sql.SQL(
+        "SELECT e.key, bool_or(jsonb_typeof(e.value) <> 'string' OR e.value = '\"\"'::jsonb) "
+        "FROM (SELECT (jsonb_each(r.custom_fields)).* FROM crm.{table} r{where}"
+        " AND r.custom_fields <> '{{}}'::jsonb) e GROUP BY e.key"
+    ).format(table=sql.Identifier(entity.plural), where=_where(organization_id, include_deleted))
+
+
+def _formula_free(entity: Entity, name: str) -> bool:
+    """Cells whose text Postgres makes from a timestamp, a date or a uuid start with a digit or
+    a hex digit, never with a formula character: they skip the check (3 to 6 cells a row)."""
+    if name in TIMESTAMP_FIELDS or name in ("pipeline_id", "pipeline_stage_id"):
+        return True
+    kind = next((f.kind for f in entity.fields if f.name == name), None)
+    return kind is not None and kind.name in ("date", "datetime")
+
+
+def csv_copy_statement(entity: Entity, organization_id: uuid.UUID, include_deleted: bool,
+                       custom: Sequence[tuple[str, bool]]) -> sql.Composable:
+    """COPY of the entity's CSV rows (no header), every cell formula-safe, in id order.
+
+    `custom` is (key, as_json) per custom column. The cells are computed in an ordered subselect,
+    which Postgres never flattens into the outer query, so inert_sql's repeated references read a
+    computed column instead of evaluating a join or a to_char three times.
+    """
+    exprs, joins = _expressions_and_joins(entity, include_deleted)
+    columns = csv_columns(entity)
+    cells = [sql.SQL("({})::text").format(exprs[name]) for name in columns]
+    checked = [not _formula_free(entity, name) for name in columns]
+    for key, as_json in custom:
+        operator = sql.SQL("->" if as_json else "->>")
+        cells.append(sql.SQL("(r.custom_fields {} {})::text").format(operator, sql.Literal(key)))
+        checked.append(True)
+    names = [sql.SQL("t.{}").format(sql.Identifier(f"c{i}")) for i in range(len(cells))]
+    inner = sql.SQL(", ").join(sql.SQL("{} AS c{}").format(cell, sql.SQL(str(i)))
+                               for i, cell in enumerate(cells))
+    outer = sql.SQL(", ").join(inert_sql(name) if check else name
+                               for name, check in zip(names, checked, strict=True))
+    return sql.SQL("COPY (SELECT {outer} FROM (SELECT {inner} FROM crm.{table} r{joins}{where} "
+                   "ORDER BY r.id) t) TO STDOUT WITH (FORMAT csv)").format(
+        outer=outer, inner=inner, table=sql.Identifier(entity.plural),
+        joins=sql.SQL("").join(joins), where=_where(organization_id, include_deleted))

@@ -29,7 +29,8 @@ RowsCallback = Callable[[str, int], None]
 
 @contextmanager
 def snapshot(organization_id: uuid.UUID) -> Iterator[sa.Connection]:
-    """A read-only, repeatable-read tenant transaction; timestamps leave in UTC."""
+    """A read-only, repeatable-read tenant transaction; timestamps leave in UTC, dates as
+    YYYY-MM-DD (CSV cells are Postgres' text form of a value, which DateStyle would change)."""
     with db.get_engine().connect() as conn, conn.begin():
         # must be the first statement of the transaction; the next one takes the snapshot
         conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
@@ -40,7 +41,8 @@ def snapshot(organization_id: uuid.UUID) -> Iterator[sa.Connection]:
         conn.execute(sa.text("SELECT set_config('app.current_org', :org, true), "
                              "set_config('TimeZone', 'UTC', true), "
                              "set_config('work_mem', :work_mem, true), "
-                             "set_config('enable_nestloop', 'off', true)"),
+                             "set_config('enable_nestloop', 'off', true), "
+                             "set_config('DateStyle', 'ISO', true)"),
                      {"org": str(organization_id), "work_mem": SORT_MEMORY})
         yield conn
 
@@ -60,7 +62,8 @@ def count_rows(conn: sa.Connection, organization_id: uuid.UUID,
 def bundle_chunks(conn: sa.Connection, organization_id: uuid.UUID, *,
                   include_deleted: bool = True,
                   on_rows: RowsCallback | None = None) -> Iterator[bytes]:
-    """Yield the bundle JSON (DESIGN.md section 5) in chunks, inside the caller's snapshot."""
+    """Yield the bundle JSON (docs/architecture.md, "Bundle format") in chunks, inside the
+    caller's snapshot."""
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
         # transaction start: the snapshot's time

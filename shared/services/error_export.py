@@ -1,4 +1,8 @@
-"""A job's row errors as a file (CSV or JSON lines) for fix and resubmit."""
+"""A job's row errors as a file (CSV or JSON lines) for fix and resubmit.
+
+Errors quote the upload (public ids, messages with the offending value), so a CSV cell may hold
+anything a user sent: every cell is made inert before a spreadsheet sees it.
+"""
 from __future__ import annotations
 
 import csv
@@ -6,6 +10,8 @@ import io
 from collections.abc import Iterable, Iterator
 
 import orjson
+
+from shared.csv_safety import inert_cell
 
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 COLUMNS = ("entity", "index", "public_id", "field", "code", "message")
@@ -20,7 +26,8 @@ def render(errors: Iterable[dict], fmt: str) -> Iterator[bytes]:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for error in errors:
-        writer.writerow(["" if error.get(k) is None else error.get(k) for k in COLUMNS])
+        writer.writerow(["" if error.get(k) is None else inert_cell(str(error.get(k)))
+                         for k in COLUMNS])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue().encode()
             buffer.seek(0)
