@@ -15,19 +15,23 @@ from shared.csv_safety import inert_cell
 
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 COLUMNS = ("entity", "index", "public_id", "field", "code", "message")
+# Where a converted row is in the source (imports from other systems): file and row, or file,
+# record and referenceId. Empty for bundle rows.
+ORIGIN_COLUMNS = ("file", "row", "record", "referenceId")
 
 
 def render(errors: Iterable[dict], fmt: str) -> Iterator[bytes]:
     if fmt == "jsonl":
         for error in errors:
-            yield orjson.dumps({k: error.get(k) for k in COLUMNS}) + b"\n"
+            yield orjson.dumps(error) + b"\n"
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
+    columns = COLUMNS + ORIGIN_COLUMNS
+    writer.writerow(columns)
     for error in errors:
         writer.writerow(["" if error.get(k) is None else inert_cell(str(error.get(k)))
-                         for k in COLUMNS])
+                         for k in columns])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue().encode()
             buffer.seek(0)

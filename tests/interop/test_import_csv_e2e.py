@@ -3,6 +3,9 @@ name, email and external id, identity by (external_system, external_id), errors 
 row, warnings, dry run, and refusals at upload."""
 from __future__ import annotations
 
+import csv
+import io
+
 import orjson
 
 from tests.bundles.helpers import counts, errors_of, rows, scalar
@@ -219,3 +222,14 @@ def test_ragged_and_nul_rows_are_row_errors_and_the_rest_go_on(client, org, work
     assert counts(job, "accounts")["created"] == 2
     rows_with_errors = sorted(e["row"] for e in errors_of(client, org, job["id"]))
     assert rows_with_errors == [3, 4]
+
+
+def test_error_downloads_say_which_file_and_row(client, org, worker):
+    job = _import(client, org)
+    resp = client.get(f"/api/v1/crm/jobs/{job['id']}/errors?format=csv", headers=org["headers"])
+    table = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert {(r["file"], r["row"]) for r in table} == {("contacts-2025.csv", "4"),
+                                                       ("deals.csv", "4")}
+    lines = client.get(f"/api/v1/crm/jobs/{job['id']}/errors?format=jsonl",
+                       headers=org["headers"]).data.splitlines()
+    assert sorted(orjson.loads(line)["row"] for line in lines) == [4, 4]
