@@ -99,3 +99,16 @@ def test_hubspot_exports_keep_company_contact_and_deal_links(client, org, worker
     assert deals["16000000001"]["account_id"] == accounts["8100000032"]["id"]
     assert deals["16000000001"]["contact_id"] == contacts["7701"]["id"]
     assert sorted(d["status"] for d in deals.values()).count("won") == 3
+
+
+def test_a_retried_upload_with_the_same_idempotency_key_returns_the_same_job(client, org,
+                                                                             worker):
+    data = zip_of(folder("hubspot"))
+    key = {"Idempotency-Key": "hubspot-2024-05-02"}
+    first = post_zip(client, org, "hubspot", data, headers=key)
+    assert first.status_code == 202
+    again = post_zip(client, org, "hubspot", data, headers=key)
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    other = post_zip(client, org, "hubspot", data, query="&dry_run=true", headers=key)
+    assert other.status_code == 422  # the same key for another request
+    finished(client, org, first)
