@@ -19,6 +19,7 @@ import requests
 from bench import baseline, processes
 from bench.harness import BenchEnv, bench_environment, conninfo
 from bench.run import _follow, _wait_http
+from drippulse.proc import free_port
 from shared.services import organizations
 
 
@@ -49,7 +50,7 @@ def _measure(bench: BenchEnv, rows: int, repeat: int) -> dict:
     anchor = max((baseline.copy_out(conninfo(db_url), org_id, rows) for _ in range(repeat)),
                  key=lambda a: a["rows_per_s"])
 
-    port = processes.free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     api = processes.api_server(env, port, work / "api.log")
     children.append(api)

@@ -23,6 +23,7 @@ import requests
 from bench import baseline, harness, processes
 from bench.generate import write_bundle
 from bench.harness import BenchEnv, bench_environment
+from drippulse.proc import free_port
 from shared.services import organizations
 
 
@@ -118,7 +119,7 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     anchor_org_id = uuid.UUID(anchor_org["organization_id"])
     copy_in = baseline.copy_in(conninfo, anchor_org_id, rows)
 
-    port = processes.free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     api = processes.api_server(env, port, work / "api.log")
     children.append(api)

@@ -1,4 +1,5 @@
-"""Embedded Postgres and Redis for a configuration that names none (DESIGN.md §3).
+"""Embedded Postgres and Redis for a configuration that names none (docs/architecture.md,
+"Command line").
 
 Every `drippulse` command run without DATABASE_URL / REDIS_URL calls `ensure_services`:
 it reuses the servers already running for the data directory or starts them detached, and

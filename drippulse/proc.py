@@ -1,9 +1,11 @@
 """Small OS helpers shared by the embedded servers and the supervisor."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pwd
+import signal
 import socket
 import stat
 import subprocess
@@ -105,6 +107,27 @@ def free_port(preferred: int | None = None) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process_group(popen: subprocess.Popen, sig: int = signal.SIGTERM,
+                       timeout: float = 30.0, kill_timeout: float = 10.0) -> None:
+    """Stop a child started with start_new_session=True and everything it forked: `sig` to its
+    process group, SIGKILL to the group if it is not gone within `timeout`, then reap it.
+    Signalling the group, not the pid, is what reaches a worker's or gunicorn's pool
+    processes, which would otherwise outlive their parent and keep a port or a queue busy."""
+    if popen.poll() is not None:
+        return
+    try:
+        os.killpg(popen.pid, sig)
+    except ProcessLookupError:  # exited between poll() and the signal
+        popen.wait(kill_timeout)
+        return
+    try:
+        popen.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait(kill_timeout)
 
 
 def port_free(port: int) -> bool:

@@ -68,12 +68,17 @@ def transaction() -> Iterator[Connection]:
         yield conn
 
 
+def bind_tenant(conn: Connection, organization_id: uuid.UUID) -> None:
+    """Bind the connection's current transaction to one organization: the row-level security
+    policies of the migrations compare organization_id with app.current_org. Transaction-local,
+    so a pooled connection never carries one tenant's binding into the next transaction."""
+    conn.execute(sa.text("SELECT set_config('app.current_org', :org, true)"),
+                 {"org": str(organization_id)})
+
+
 @contextmanager
 def tenant_transaction(organization_id: uuid.UUID) -> Iterator[Connection]:
     """A transaction bound to one organization (row-level security reads app.current_org)."""
     with get_engine().begin() as conn:
-        conn.execute(
-            sa.text("SELECT set_config('app.current_org', :org, true)"),
-            {"org": str(organization_id)},
-        )
+        bind_tenant(conn, organization_id)
         yield conn

@@ -13,8 +13,8 @@ organizations = sa.Table(
     "organizations", metadata,
     sa.Column("id", UUID, primary_key=True),
     sa.Column("name", sa.Text(), nullable=False),
-    sa.Column("created_at", TS),
-    sa.Column("updated_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
 )
 
 users = sa.Table(
@@ -25,8 +25,8 @@ users = sa.Table(
     sa.Column("name", sa.Text()),
     sa.Column("password_hash", sa.Text(), nullable=False),
     sa.Column("is_active", sa.Boolean(), nullable=False),
-    sa.Column("created_at", TS),
-    sa.Column("updated_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
     sa.Column("last_login_at", TS),
 )
 
@@ -37,7 +37,7 @@ api_keys = sa.Table(
     sa.Column("name", sa.Text(), nullable=False),
     sa.Column("prefix", sa.Text(), nullable=False),
     sa.Column("secret_hash", sa.Text(), nullable=False),
-    sa.Column("created_at", TS),
+    sa.Column("created_at", TS, nullable=False),
     sa.Column("last_used_at", TS),
     sa.Column("revoked_at", TS),
 )
@@ -80,8 +80,8 @@ jobs = sa.Table(
     sa.Column("cancel_requested", sa.Boolean(), nullable=False),
     sa.Column("warnings", pg.JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("created_by", sa.Text()),
-    sa.Column("created_at", TS),
-    sa.Column("updated_at", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
     sa.Column("started_at", TS),
     sa.Column("finished_at", TS),
     sa.Column("expires_at", TS),
@@ -98,6 +98,6 @@ job_errors = sa.Table(
     sa.Column("field", sa.Text()),
     sa.Column("code", sa.Text(), nullable=False),
     sa.Column("message", sa.Text(), nullable=False),
-    sa.Column("created_at", TS),
+    sa.Column("created_at", TS, nullable=False),
     sa.Column("origin", pg.JSONB()),
 )

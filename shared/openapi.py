@@ -13,8 +13,9 @@ from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.schemas import PUBLIC_ID_RE
 from shared.serializers import api_keys
 from shared.services import record_filters
+from shared.urls import CRM_API
 
-PREFIX = "/api/v1/crm"
+PREFIX = CRM_API
 UUID = {"type": "string", "format": "uuid"}
 TS = {"type": "string", "format": "date-time"}
 # A reference in a body: a uuid or a public_id (shared.schemas._convert_ref).

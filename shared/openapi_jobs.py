@@ -1,12 +1,14 @@
-"""OpenAPI paths of the bundle and job endpoints (DESIGN.md sections 4 to 6)."""
+"""OpenAPI paths of the bundle and job endpoints (docs/architecture.md: "HTTP API",
+"Bundle format", "Job JSON")."""
 from __future__ import annotations
 
 from typing import Any
 
 from shared.entities import ENTITIES
 from shared.services.jobs import STATUSES
+from shared.urls import CRM_API
 
-PREFIX = "/api/v1/crm"
+PREFIX = CRM_API
 
 
 def _ref(name: str) -> dict:

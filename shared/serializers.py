@@ -30,7 +30,7 @@ def _json_value(value: Any) -> Any:
 
 
 def bundle_keys(entity: Entity) -> tuple[str, ...]:
-    """The keys of a bundle row, in output order (DESIGN.md section 5)."""
+    """The keys of a bundle row, in output order (docs/architecture.md, "Bundle format")."""
     keys = ["public_id", *entity.field_names]
     for ref in entity.references:
         if ref.target == "*":

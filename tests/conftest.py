@@ -21,6 +21,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from drippulse.proc import stop_process_group
 from shared import config, db, migrate
 from shared.services import organizations
 
@@ -153,14 +154,8 @@ class WorkerProcess:
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc is not None:
+            stop_process_group(self.proc, sig, timeout)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import hashlib
 import uuid
 
 import orjson
+import pytest
 import sqlalchemy as sa
 
 from bench import baseline
@@ -39,6 +40,7 @@ def test_anchor_copy_loads_every_row_with_valid_references(database_url, org):
     assert out["bytes"] > 0
 
 
+@pytest.mark.slow  # a whole benchmark run: gunicorn, a worker, import and export
 def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, settings, tmp_path,
                                                            monkeypatch):
     """A tiny end-to-end run of `drippulse bench`: its result, not its speed, is checked."""

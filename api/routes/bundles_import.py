@@ -21,8 +21,9 @@ from shared.interop.upload import (
 )
 from shared.services import jobs as job_service
 from shared.services.jobs import job_json
+from shared.urls import CRM_API
 
-bp = Blueprint("bundles_import", __name__, url_prefix="/api/v1/crm")
+bp = Blueprint("bundles_import", __name__, url_prefix=CRM_API)
 
 BODY_TYPES = {"application/json", "application/gzip", "application/x-gzip",
               "application/octet-stream"}

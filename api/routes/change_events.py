@@ -7,8 +7,9 @@ from api import context
 from api.body import reject_nul
 from shared.pagination import parse_limit
 from shared.services import change_log
+from shared.urls import CRM_API
 
-bp = Blueprint("change_events", __name__, url_prefix="/api/v1/crm")
+bp = Blueprint("change_events", __name__, url_prefix=CRM_API)
 bp.before_request(reject_nul)
 
 

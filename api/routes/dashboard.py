@@ -6,6 +6,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from api import dashboard_meta, session_auth
 from shared.errors import NotFound
+from shared.urls import CRM_API
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
 
@@ -21,7 +22,7 @@ def require_sign_in():
 
 def _page(template: str, title: str, active: str, **data):
     """Render a page; `data` reaches the page's script as JSON (no inline script, strict CSP)."""
-    page_data = {"api": "/api/v1/crm", "entities": dashboard_meta.all_meta(), **data}
+    page_data = {"api": CRM_API, "entities": dashboard_meta.all_meta(), **data}
     return render_template(f"dashboard/{template}", title=title, active=active, user=g.user,
                            sidebar=[(p, dashboard_meta.all_meta()[p]["label"])
                                     for p in dashboard_meta.SIDEBAR],

@@ -10,8 +10,9 @@ from shared.pagination import parse_limit
 from shared.services import error_export
 from shared.services import jobs as job_service
 from shared.services.job_sweeper import RUN_TASKS, run_task_args
+from shared.urls import CRM_API
 
-bp = Blueprint("jobs", __name__, url_prefix="/api/v1/crm/jobs")
+bp = Blueprint("jobs", __name__, url_prefix=f"{CRM_API}/jobs")
 
 
 @bp.get("")
@@ -67,5 +68,5 @@ def retry_job(job_id: str):
     enqueue_quietly(RUN_TASKS[row.kind], run_task_args(row.kind, str(row.id), stalled=False))
     response = jsonify(job_service.job_json(row))
     response.status_code = 202
-    response.headers["Location"] = f"{job_service.API_BASE}/jobs/{row.id}"
+    response.headers["Location"] = f"{CRM_API}/jobs/{row.id}"
     return response

@@ -7,8 +7,9 @@ from api import context
 from api.body import json_body, reject_nul
 from shared.pagination import parse_limit
 from shared.services import pipelines
+from shared.urls import CRM_API
 
-bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/crm/pipelines")
+bp = Blueprint("pipelines", __name__, url_prefix=f"{CRM_API}/pipelines")
 bp.before_request(reject_nul)
 
 

@@ -8,8 +8,9 @@ from api.body import json_body, reject_nul
 from shared.entities import BY_PLURAL, ENTITIES
 from shared.pagination import parse_limit
 from shared.services import record_filters, records
+from shared.urls import CRM_API
 
-bp = Blueprint("records", __name__, url_prefix="/api/v1/crm")
+bp = Blueprint("records", __name__, url_prefix=CRM_API)
 bp.before_request(reject_nul)
 
 

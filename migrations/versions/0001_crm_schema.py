@@ -10,7 +10,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# Columns every CRM record table carries (DESIGN.md section 2).
+# Columns every CRM record table carries (docs/architecture.md, "Data model").
 RECORD_COLUMNS = """
     id uuid PRIMARY KEY,
     organization_id uuid NOT NULL REFERENCES crm.organizations(id),

@@ -16,14 +16,17 @@ from shared import db
 from shared.entities import BY_NAME, ENTITIES
 from shared.errors import ValidationFailed
 from shared.ids import parse_uuid, uuid7
+from shared.keyset import KeyPart, Keyset, aware_datetime_value, uuid_value
 from shared.logging_setup import log_context
 from shared.models import change_events as ce
-from shared.pagination import bad_cursor, decode_cursor, page
 from shared.serializers import json_value
 
 EVENT_TYPES = ("created", "updated", "deleted", "imported")
 # Not part of a diff: set by the database, never by the change itself.
 _NOT_DIFFED = {"created_at", "updated_at"}
+# Newest first; events of one instant in id order (uuid7).
+_NEWEST_FIRST = Keyset(KeyPart("t", ce.c.occurred_at, aware_datetime_value),
+                       KeyPart("id", ce.c.id, uuid_value), descending=True)
 
 
 def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, list]:
@@ -111,20 +114,9 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
                 t.c.organization_id == organization_id, t.c.public_id == record_id)
                 for t in tables))
             query = query.where(ce.c.record_id.in_(ids))
-    cursor = decode_cursor(params.get("cursor"), ("t", "id"))
-    if cursor is not None:
-        try:
-            after_t = datetime.fromisoformat(str(cursor["t"]))
-        except ValueError:
-            raise bad_cursor() from None
-        after_id = parse_uuid(cursor["id"])
-        if after_id is None or after_t.tzinfo is None:
-            raise bad_cursor()
-        query = query.where(sa.tuple_(ce.c.occurred_at, ce.c.id) < sa.tuple_(
-            sa.literal(after_t, sa.DateTime(timezone=True)), sa.literal(after_id, ce.c.id.type)))
-    query = query.order_by(ce.c.occurred_at.desc(), ce.c.id.desc()).limit(limit + 1)
+    query = _NEWEST_FIRST.where_after(query, params.get("cursor"))
+    query = query.order_by(*_NEWEST_FIRST.order_by()).limit(limit + 1)
     with db.tenant_transaction(organization_id) as conn:
         rows = [r._mapping for r in conn.execute(query)]
-    rows, next_cursor = page(rows, limit, lambda r: {"t": r["occurred_at"].isoformat(),
-                                                      "id": str(r["id"])})
+    rows, next_cursor = _NEWEST_FIRST.page(rows, limit)
     return [event_json(r) for r in rows], next_cursor

@@ -1,4 +1,5 @@
-"""Job rows: the truth about every import and export (DESIGN.md section 6)."""
+"""Job rows: the truth about every import and export (docs/architecture.md, "Jobs: the row is
+the truth", "Job JSON")."""
 from __future__ import annotations
 
 import uuid
@@ -16,8 +17,8 @@ from shared.fields import text_problem
 from shared.ids import parse_uuid, uuid7
 from shared.models import job_errors, jobs
 from shared.pagination import bad_cursor, decode_cursor, page
+from shared.urls import CRM_API as API_BASE
 
-API_BASE = "/api/v1/crm"
 STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
 FINISHED = ("succeeded", "completed_with_errors", "failed", "cancelled")
 COUNTERS = ("total", "processed", "created", "updated", "unchanged", "failed")

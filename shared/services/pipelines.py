@@ -14,6 +14,7 @@ from shared.entities import OPPORTUNITY, pipelines, stages
 from shared.errors import NotFound, ValidationFailed
 from shared.fields import text_problem
 from shared.ids import mint_public_id, parse_uuid, uuid7
+from shared.keyset import KeyPart, Keyset, uuid_value
 from shared.pagination import bad_cursor, decode_cursor, page
 from shared.serializers import api_row, json_value
 from shared.services.organizations import DEFAULT_STAGES
@@ -87,6 +88,9 @@ def _pipeline_or_404(conn: sa.Connection, org: uuid.UUID, pipeline_id: str):
     return row
 
 
+_PIPELINES_BY_ID = Keyset(KeyPart("id", pipelines.c.id, uuid_value))
+
+
 def list_pipelines(org: uuid.UUID, params: Mapping[str, str], limit: int):
     unknown = sorted(set(params) - {"limit", "cursor"})
     if unknown:
@@ -94,15 +98,11 @@ def list_pipelines(org: uuid.UUID, params: Mapping[str, str], limit: int):
                                {n: ["is not a filter of this list"] for n in unknown})
     query = sa.select(pipelines).where(pipelines.c.organization_id == org,
                                        pipelines.c.deleted_at.is_(None))
-    cursor = decode_cursor(params.get("cursor"), ("id",))
-    if cursor is not None:
-        after = parse_uuid(cursor["id"])
-        if after is None:
-            raise bad_cursor()
-        query = query.where(pipelines.c.id > after)
+    query = _PIPELINES_BY_ID.where_after(query, params.get("cursor"))
     with db.tenant_transaction(org) as conn:
-        rows = [r._mapping for r in conn.execute(query.order_by(pipelines.c.id).limit(limit + 1))]
-        rows, next_cursor = page(rows, limit, lambda r: {"id": str(r["id"])})
+        rows = [r._mapping for r in conn.execute(
+            query.order_by(*_PIPELINES_BY_ID.order_by()).limit(limit + 1))]
+        rows, next_cursor = _PIPELINES_BY_ID.page(rows, limit)
         by_pipeline = _stages_of(conn, org, [r["id"] for r in rows])
     return [pipeline_json(r, by_pipeline[r["id"]]) for r in rows], next_cursor
 

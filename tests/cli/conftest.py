@@ -1,9 +1,6 @@
 """A real API server process (gunicorn) for the client and CLI tests."""
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,13 +8,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from drippulse.proc import free_port, stop_process_group
 from tests.conftest import REPO, settings_env, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _healthy(url: str) -> bool:
@@ -30,7 +22,7 @@ def _healthy(url: str) -> bool:
 @pytest.fixture(scope="session")
 def api_server(settings) -> Iterator[str]:
     """`gunicorn api.wsgi:app` on a free port, on the session's database and broker."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "api.wsgi:app", "--bind", f"127.0.0.1:{port}",
@@ -42,13 +34,7 @@ def api_server(settings) -> Iterator[str]:
         assert proc.poll() is None, "the API server exited at start"
         yield url
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_process_group(proc, timeout=20)
 
 
 def run_cli(settings, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -144,6 +144,7 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+@pytest.mark.slow  # embedded servers, `drippulse up`, a killed worker and Redis restarted
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_up_serves_shares_its_database_and_stops_everything_on_ctrl_c(scratch: Path) -> None:
     port = proc.free_port()

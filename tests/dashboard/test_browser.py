@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.dashboard.conftest import browser_sign_in, screenshot, unlabelled_controls
+
+# a real browser against a real server: whole user journeys
+pytestmark = pytest.mark.slow
 
 
 def _column(page, stage_name: str):

@@ -13,6 +13,9 @@ from shared.services import jobs as job_service
 from shared.services import organizations
 from tests.dashboard.conftest import browser_sign_in, unlabelled_controls
 
+# a real browser against a real server
+pytestmark = pytest.mark.slow
+
 MARK = "Zanzibar"
 
 

@@ -1,8 +1,8 @@
 """Fault-injection harness: a 20,000-row bundle, workers to kill, and the checks that matter.
 
-The checks read Postgres directly (the job row is the truth, DESIGN.md section 7): after any
-fault the stored rows must equal the bundle, with no duplicates and exactly one `imported`
-change event per row and job.
+The checks read Postgres directly (the job row is the truth: docs/architecture.md, "Jobs: the
+row is the truth"): after any fault the stored rows must equal the bundle, with no duplicates
+and exactly one `imported` change event per row and job.
 """
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def assert_batches_whole(org_id: uuid.UUID, job_id: uuid.UUID) -> None:
     ce = change_events
     engine = db.get_engine().execution_options(isolation_level="REPEATABLE READ")
     with engine.begin() as conn:
-        conn.execute(sa.text("SELECT set_config('app.current_org', :o, true)"), {"o": str(org_id)})
+        db.bind_tenant(conn, org_id)
         progress = conn.execute(sa.select(jobs.c.progress).where(
             jobs.c.organization_id == org_id, jobs.c.id == job_id)).scalar() or {}
         events = dict(conn.execute(

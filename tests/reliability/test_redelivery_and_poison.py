@@ -8,11 +8,15 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import pytest
 import sqlalchemy as sa
 
 from shared import db
 from tests.conftest import wait_for
 from tests.reliability import harness as h
+
+# fault injection: duplicate deliveries to real workers, a job that kills its worker
+pytestmark = pytest.mark.slow
 
 
 def _delivered_batches(org_id: uuid.UUID, job_id: uuid.UUID) -> list[int]:

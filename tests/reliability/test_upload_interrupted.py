@@ -5,8 +5,6 @@ the connection really closes half-way through the body, as a crashed or cancelle
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,20 +15,18 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from drippulse.proc import free_port, stop_process_group
 from shared import db
 from shared.models import jobs
 from tests.conftest import REPO, settings_env, wait_for
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# fault injection against a gunicorn process of its own
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(settings, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("api") / "server.log"
     log = open(log_path, "wb")
     # one sync worker: requests are served one after another, so an answer to the next request
@@ -49,12 +45,7 @@ def server(settings, tmp_path_factory):
             return proc.poll() is not None and pytest.fail("the API server exited")
     wait_for(up, timeout=60, interval=0.2, message="the API server to answer")
     yield base, port, log_path
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+    stop_process_group(proc)
     log.close()
 
 

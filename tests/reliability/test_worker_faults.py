@@ -13,10 +13,14 @@ import signal
 import uuid
 
 import psycopg
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import wait_for
 from tests.reliability import harness as h
+
+# fault injection: real workers killed mid-import, 20,000-row bundles
+pytestmark = pytest.mark.slow
 
 
 def _wait_progress(job_id: uuid.UUID, at_least: int, timeout: float = 120) -> int:

@@ -22,6 +22,11 @@ def test_every_api_route_is_classified(app):
         "add these routes to tests/security/routes.py CLASSIFIED (argument -> kind)")
 
 
+def test_every_classified_route_still_exists(app):
+    assert routes.stale_classifications(app) == [], (
+        "these routes are gone: remove them from tests/security/routes.py CLASSIFIED / PUBLIC")
+
+
 @pytest.fixture
 def bad_credentials(org, settings) -> dict[str, dict[str, str]]:
     org_id = org["organization_id"]

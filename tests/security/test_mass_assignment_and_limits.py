@@ -155,10 +155,6 @@ def test_oversize_upload_is_413_and_leaves_nothing(app, client, org, fresh_setti
 
 
 def test_every_route_is_behind_the_rate_limit(app, client, org, other_org, fresh_settings):
-    import importlib.util
-
-    if importlib.util.find_spec("shared.ratelimit") is None:
-        pytest.skip("no rate limiter in this build")
     from tests.conftest import replace_settings
 
     replace_settings(fresh_settings, rate_limit_per_minute=1)
