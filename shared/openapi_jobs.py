@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.entities import ENTITIES
+from shared.interop.source import SOURCES
 from shared.services.jobs import STATUSES
 from shared.urls import CRM_API
 
@@ -39,6 +40,14 @@ JOB = {"type": "object", "properties": {
     "error_count": {"type": "integer"},
     "error": {"type": "object", "nullable": True},
     "dry_run": {"type": "boolean"},
+    "source": {"type": "string", "enum": list(SOURCES),
+               "description": "imports: where the upload came from"},
+    "warnings": {"type": "array", "description": "imports: skipped files, objects and columns; "
+                 "stage names that fell back to Unassigned; stages created",
+                 "items": {"type": "object", "properties": {
+                     "code": {"type": "string"}, "message": {"type": "string"},
+                     "file": {"type": "string"}}}},
+    "format": {"type": "string", "enum": ["json", "csv"], "description": "exports"},
     "attempts": {"type": "integer"},
     "created_at": {"type": "string", "format": "date-time"},
     "started_at": {"type": "string", "format": "date-time", "nullable": True},
@@ -52,7 +61,10 @@ JOB_ERROR = {"type": "object", "properties": {
     # entity is null for errors about the bundle as a whole (an unknown top-level key)
     "entity": {"type": "string", "nullable": True}, "index": {"type": "integer", "nullable": True},
     "public_id": {"type": "string", "nullable": True}, "field": {"type": "string", "nullable": True},
-    "code": {"type": "string"}, "message": {"type": "string"}}}
+    "code": {"type": "string"}, "message": {"type": "string"},
+    # where a converted row is in the source (imports from other systems)
+    "file": {"type": "string"}, "row": {"type": "integer", "description": "header = 1"},
+    "record": {"type": "integer"}, "referenceId": {"type": "string"}}}
 
 BUNDLE = {"type": "object", "description": "Bundle version 1 (any subset of the arrays)",
           "properties": {"version": {"type": "integer", "enum": [1]},
@@ -79,21 +91,36 @@ def paths() -> dict[str, Any]:
         f"{PREFIX}/export": {"get": {
             "tags": ["bundles"], "summary": "The organization's whole bundle, streamed",
             "parameters": [_query("include_deleted", "false leaves soft-deleted rows out",
-                                  {"type": "boolean", "default": True})],
-            "responses": {"200": {"description": "Bundle", "content": {"application/json": {
-                "schema": _ref("Bundle")}}}, **_error("422")}}},
+                                  {"type": "boolean", "default": True}),
+                           _query("format", "json: the bundle; csv: a zip of one CSV per "
+                                  "entity plus mapping.json",
+                                  {"type": "string", "enum": ["json", "csv"]})],
+            "responses": {"200": {"description": "Bundle", "content": {
+                "application/json": {"schema": _ref("Bundle")},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                **_error("422")}}},
         f"{PREFIX}/import": {"post": {
-            "tags": ["bundles"], "summary": "Upload a bundle; a worker imports it",
+            "tags": ["bundles"], "summary": "Upload a bundle or another system's export; a worker "
+                                            "imports it",
             "parameters": [
                 _query("dry_run", "validate everything, write nothing", {"type": "boolean"}),
+                _query("source", "what the upload is (docs/interop.md)",
+                       {"type": "string", "enum": list(SOURCES), "default": "bundle"}),
+                _query("create_stages", "add the source's missing open stages to the default "
+                       "pipeline first", {"type": "boolean"}),
                 {"name": "Idempotency-Key", "in": "header", "required": False,
                  "schema": {"type": "string"},
                  "description": "same key and body → same job; other body → 422"}],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("Bundle")},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                                   "properties": {"file": {
-                                                       "type": "string", "format": "binary"}}}}}},
+                                                   "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "a bundle; or, with source, CSV/JSON files or "
+                                            "one zip"},
+                    "mapping": {"type": "string", "format": "binary",
+                                "description": "source=csv: the mapping document"}}}}}},
             "responses": {**_job_response("202"), **_job_response("200"),
                           **_error("400", "413", "415", "422")}}},
         f"{PREFIX}/exports": {"post": {
@@ -101,7 +128,8 @@ def paths() -> dict[str, Any]:
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False,
                 "properties": {"gzip": {"type": "boolean"},
-                               "include_deleted": {"type": "boolean"}}}}}},
+                               "include_deleted": {"type": "boolean"},
+                               "format": {"type": "string", "enum": ["json", "csv"]}}}}}},
             "responses": {**_job_response("202"), **_error("422")}}},
         f"{PREFIX}/jobs": {"get": {
             "tags": ["jobs"], "summary": "Jobs, newest first",
@@ -134,7 +162,8 @@ def paths() -> dict[str, Any]:
         f"{PREFIX}/jobs/{{job_id}}/download": {"parameters": [job_id], "get": {
             "tags": ["jobs"], "summary": "The export file (Content-Length, Content-Disposition)",
             "responses": {"200": {"description": "File", "content": {
-                "application/json": {}, "application/gzip": {}}}, **_error("404", "409", "410")}}},
+                "application/json": {}, "application/gzip": {}, "application/zip": {}}},
+                **_error("404", "409", "410")}}},
         "/api/v1/me": {"get": {
             "tags": ["meta"], "summary": "The organization and actor the token resolves to",
             "responses": {"200": {"description": "Who am I"}, **_error()}}},

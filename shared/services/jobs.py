@@ -80,6 +80,7 @@ def job_json(row: Any) -> dict[str, Any]:
         body["source"] = (m["params"] or {}).get("source", "bundle")
         body["warnings"] = m["warnings"] or []
     if m["kind"] == "export":
+        body["format"] = (m["params"] or {}).get("format", "json")
         body["result_size"] = m["result_size"]
         body["expires_at"] = _iso(m["expires_at"])
     return body
