@@ -144,7 +144,8 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
                 failed.add(index)
             else:
                 validated.append(cand)
-        external_refs.adopt_stored_identity(conn, entity, org, validated)
+        no_stored = (job.checkpoint or {}).get("no_stored_pairs") or {}
+        external_refs.adopt_stored_identity(conn, entity, org, validated, no_stored)
         candidates: list[Candidate] = []
         seen: set[str] = set()
         for cand in validated:
@@ -160,7 +161,7 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
             failed.add(cand.index)
         candidates = [c for c in candidates if c.public_id in taken]
         unresolvable, deferred_lookups = external_refs.resolve_indirect(
-            conn, entity, org, job_id, dry_run, candidates, errors)
+            conn, entity, org, job_id, dry_run, candidates, errors, no_stored)
         dropped = [c for c in candidates if c.index in unresolvable]
         candidates = [c for c in candidates if c.index not in unresolvable]
         candidates, rejected, deferred = references.resolve_batch(

@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from shared import db
+from shared.bundle import external_refs
 from shared.bundle.apply import apply_batch, claim_batches
 from shared.bundle.references import apply_deferred_refs
 from shared.bundle.spool import BundleError, spool_bundle
@@ -133,10 +134,13 @@ def _spool(job, batch_size: int) -> None:
                 warnings.append({"code": "stages_created", "stages": added,
                                  "message": f"added {len(added)} stages to the default "
                                             f"pipeline: {', '.join(added)}"})
+        checkpoint = {"spooled": True, "spool": result.spool_keys}
+        if result.external_systems is not None:
+            checkpoint["no_stored_pairs"] = external_refs.systems_without_stored_rows(
+                conn, job.organization_id, result.external_systems)
         conn.execute(jobs.update().where(jobs.c.organization_id == job.organization_id,
                                          jobs.c.id == job.id).values(
-            progress=progress, warnings=warnings,
-            checkpoint={"spooled": True, "spool": result.spool_keys}))
+            progress=progress, warnings=warnings, checkpoint=checkpoint))
     log.info("import %s spooled: %s", job.id, result.totals)
 
 

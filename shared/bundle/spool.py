@@ -30,6 +30,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 KNOWN_KEYS = {"version", "exported_at", "organization_id"}
 SUPPORTED_VERSION = 1
 MAX_STRUCTURAL_ERRORS = 100
+MAX_SYSTEMS = 20  # external systems tracked per entity of a converted upload
 _CONTAINER_START = ("start_map", "start_array")
 _CONTAINER_END = ("end_map", "end_array")
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -153,6 +154,8 @@ class SpoolResult:
     batches: dict[str, list[dict]]
     spool_keys: dict[str, str]
     errors: list[dict]
+    # converted uploads: the external systems of each entity's rows (see runner._spool)
+    external_systems: dict[str, set[str]] | None = None
 
 
 def _skip_value(first_event: str, events) -> None:
@@ -316,6 +319,7 @@ def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid
     """Spool rows a converter yields (shared.interop), in any entity order: each goes to its
     entity's spool file with its origin (file and row) kept for its row errors."""
     spools: dict[str, _EntitySpool] = {}
+    systems: dict[str, set[str]] = {}
     with ExitStack() as stack:
         for converted in rows:
             spool = spools.get(converted.entity)
@@ -323,10 +327,17 @@ def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid
                 skey = spool_key(organization_id, job_id, converted.entity)
                 spool = spools[converted.entity] = _EntitySpool(skey, stack.enter_context(
                     storage.writer(skey)))
+                systems[converted.entity] = set()
             spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
+            system = converted.row.get("external_system")
+            seen = systems[converted.entity]
+            if type(system) is str and system not in seen and len(seen) < MAX_SYSTEMS:
+                seen.add(system)
         for spool in spools.values():
             spool.close_batch()
-    return _result(spools, [])
+    result = _result(spools, [])
+    result.external_systems = systems
+    return result
 
 
 def _result(spools: dict[str, _EntitySpool], errors: list[dict]) -> SpoolResult:
