@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.bundle import external_refs, references, resolve, stage_placement
-from shared.bundle.spool import read_batch_rows
+from shared.bundle.spool_files import read_batch_rows
 from shared.bundle.tables import import_batches, import_refs, import_row_keys
 from shared.bundle.validate import Candidate, row_error, validator_for
 from shared.bundle.write import write_rows

@@ -8,29 +8,22 @@ row and the list of batch boundaries (rows / batch_size entries) are all that is
 from __future__ import annotations
 
 import gzip
-import json
-import re
 import uuid
 import zlib
-from collections.abc import Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import ijson
-import orjson
 
-from shared import jsontext
-from shared.entities import BY_PLURAL, ENTITIES
+from shared.bundle.spool_files import EntitySpool, SpoolResult, spool_key, spool_result
+from shared.entities import BY_PLURAL
 from shared.fields import MAX_JSON_DEPTH
-from shared.interop.source import ORIGIN
 from shared.storage import Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
 KNOWN_KEYS = {"version", "exported_at", "organization_id"}
 SUPPORTED_VERSION = 1
 MAX_STRUCTURAL_ERRORS = 100
-MAX_SYSTEMS = 20  # external systems tracked per entity of a converted upload
 _CONTAINER_START = ("start_map", "start_array")
 _CONTAINER_END = ("end_map", "end_array")
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -70,10 +63,6 @@ class CountingReader:
         chunk = self.stream.read(size)
         self.consumed += len(chunk)
         return chunk
-
-
-def spool_key(organization_id: uuid.UUID, job_id: uuid.UUID, plural: str) -> str:
-    return f"imports/{organization_id}/{job_id}/{plural}.ndjson"
 
 
 def open_upload(storage: Storage, key: str) -> BinaryIO | _Prefixed:
@@ -121,43 +110,6 @@ class _Prefixed:
         self.close()
 
 
-@dataclass
-class _EntitySpool:
-    key: str
-    handle: BinaryIO
-    rows: int = 0
-    offset: int = 0
-    batch_row_start: int = 0
-    batch_byte_start: int = 0
-    batches: list[dict] = field(default_factory=list)
-
-    def write(self, item: Any, batch_size: int) -> None:
-        line = jsontext.dumps(item) + b"\n"
-        self.handle.write(line)
-        self.rows += 1
-        self.offset += len(line)
-        if self.rows - self.batch_row_start >= batch_size:
-            self.close_batch()
-
-    def close_batch(self) -> None:
-        if self.rows == self.batch_row_start:
-            return
-        self.batches.append({"seq": len(self.batches), "row_start": self.batch_row_start,
-                             "row_count": self.rows - self.batch_row_start,
-                             "byte_start": self.batch_byte_start, "byte_end": self.offset})
-        self.batch_row_start, self.batch_byte_start = self.rows, self.offset
-
-
-@dataclass
-class SpoolResult:
-    totals: dict[str, int]
-    batches: dict[str, list[dict]]
-    spool_keys: dict[str, str]
-    errors: list[dict]
-    # converted uploads: the external systems of each entity's rows (see runner._spool)
-    external_systems: dict[str, set[str]] | None = None
-
-
 def _skip_value(first_event: str, events) -> None:
     if first_event in _CONTAINER_START:
         _skip_open(events, 1)
@@ -174,7 +126,7 @@ def _skip_open(events, depth: int) -> None:
                 return
 
 
-def _spool_array(events, spool: _EntitySpool, batch_size: int) -> None:
+def _spool_array(events, spool: EntitySpool, batch_size: int) -> None:
     """Spool the rows of one array; `events` is just past its start_array."""
     for event, value in events:
         if event == "start_map" or event == "start_array":
@@ -254,7 +206,7 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
             errors.append({"entity": entity, "index": None, "public_id": None, "field": fld,
                            "code": code, "message": message})
 
-    spools: dict[str, _EntitySpool] = {}
+    spools: dict[str, EntitySpool] = {}
     with ExitStack() as stack:
         stream = CountingReader(stack.enter_context(open_upload(storage, upload_key)))
         try:
@@ -281,7 +233,7 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
                     spool = spools.get(key)
                     if spool is None:
                         skey = spool_key(organization_id, job_id, key)
-                        spool = spools[key] = _EntitySpool(skey, stack.enter_context(
+                        spool = spools[key] = EntitySpool(skey, stack.enter_context(
                             storage.writer(skey)))
                     _spool_array(events, spool, batch_size)
                 elif key == "version":
@@ -311,75 +263,6 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
             raise BundleError("invalid_gzip", f"the gzip upload cannot be read: {exc}") from exc
         for spool in spools.values():
             spool.close_batch()
-    return _result(spools, errors)
+    return spool_result(spools, errors)
 
 
-def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid.UUID,
-                    job_id: uuid.UUID, batch_size: int) -> SpoolResult:
-    """Spool rows a converter yields (shared.interop), in any entity order: each goes to its
-    entity's spool file with its origin (file and row) kept for its row errors."""
-    spools: dict[str, _EntitySpool] = {}
-    systems: dict[str, set[str]] = {}
-    with ExitStack() as stack:
-        for converted in rows:
-            spool = spools.get(converted.entity)
-            if spool is None:
-                skey = spool_key(organization_id, job_id, converted.entity)
-                spool = spools[converted.entity] = _EntitySpool(skey, stack.enter_context(
-                    storage.writer(skey)))
-                systems[converted.entity] = set()
-            spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
-            system = converted.row.get("external_system")
-            seen = systems[converted.entity]
-            if type(system) is str and system not in seen and len(seen) < MAX_SYSTEMS:
-                seen.add(system)
-        for spool in spools.values():
-            spool.close_batch()
-    result = _result(spools, [])
-    result.external_systems = systems
-    return result
-
-
-def _result(spools: dict[str, _EntitySpool], errors: list[dict]) -> SpoolResult:
-    plurals = [e.plural for e in ENTITIES]
-    return SpoolResult(
-        totals={p: spools[p].rows if p in spools else 0 for p in plurals},
-        batches={p: spools[p].batches for p in plurals if p in spools},
-        spool_keys={p: spools[p].key for p in plurals if p in spools},
-        errors=errors,
-    )
-
-
-def read_batch_rows(storage: Storage, key: str, byte_start: int, byte_end: int) -> list[Any]:
-    """The rows of one batch, read by byte range from the spool file."""
-    with storage.open(key) as handle:
-        try:
-            handle.seek(byte_start)
-        except (AttributeError, OSError):
-            remaining = byte_start
-            while remaining:
-                remaining -= len(handle.read(min(remaining, 1 << 20)) or b"x" * remaining)
-        data = handle.read(byte_end - byte_start)
-    lines = data.splitlines()
-    if _LONG_DIGITS.search(data) is None:
-        # the common case: no line needs the exact path, so one scan of the batch replaces a
-        # regex search per line
-        try:
-            return [orjson.loads(line) for line in lines]
-        except orjson.JSONDecodeError:
-            pass
-    return [_loads(line) for line in lines]
-
-
-# 19+ digits in a row may be an integer beyond 64 bits, which orjson reads as a float (silently
-# losing digits); such lines take the exact stdlib path. Digits inside strings only cost speed.
-_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
-
-
-def _loads(line: bytes) -> Any:
-    if _LONG_DIGITS.search(line):
-        return json.loads(line)
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:  # e.g. unpaired surrogates, which the stdlib reads
-        return json.loads(line)

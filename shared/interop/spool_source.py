@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shared.bundle.spool import BundleError, SpoolResult, spool_converted
+from shared.bundle.spool import BundleError
+from shared.bundle.spool_files import SpoolResult, spool_converted
 from shared.interop.files import ZipSourceFiles
 from shared.interop.registry import converter_for
 from shared.interop.source import ConversionError, Report

@@ -1,0 +1,137 @@
+"""The spool files of an import: one NDJSON file per entity, cut into batches by row and byte
+range, and read back one batch at a time.
+
+Both phase-1 paths write them — the bundle parser (shared.bundle.spool) and the converters of
+other systems' exports (spool_converted below) — so the batches cannot tell where rows came
+from. Memory stays flat: one row and the list of batch boundaries are all a spool holds.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import orjson
+
+from shared import jsontext
+from shared.entities import ENTITIES
+from shared.interop.source import ORIGIN
+from shared.storage import Storage
+
+MAX_SYSTEMS = 20  # external systems tracked per entity of a converted upload
+
+
+def spool_key(organization_id: uuid.UUID, job_id: uuid.UUID, plural: str) -> str:
+    return f"imports/{organization_id}/{job_id}/{plural}.ndjson"
+
+
+@dataclass
+class EntitySpool:
+    key: str
+    handle: BinaryIO
+    rows: int = 0
+    offset: int = 0
+    batch_row_start: int = 0
+    batch_byte_start: int = 0
+    batches: list[dict] = field(default_factory=list)
+
+    def write(self, item: Any, batch_size: int) -> None:
+        line = jsontext.dumps(item) + b"\n"
+        self.handle.write(line)
+        self.rows += 1
+        self.offset += len(line)
+        if self.rows - self.batch_row_start >= batch_size:
+            self.close_batch()
+
+    def close_batch(self) -> None:
+        if self.rows == self.batch_row_start:
+            return
+        self.batches.append({"seq": len(self.batches), "row_start": self.batch_row_start,
+                             "row_count": self.rows - self.batch_row_start,
+                             "byte_start": self.batch_byte_start, "byte_end": self.offset})
+        self.batch_row_start, self.batch_byte_start = self.rows, self.offset
+
+
+@dataclass
+class SpoolResult:
+    totals: dict[str, int]
+    batches: dict[str, list[dict]]
+    spool_keys: dict[str, str]
+    errors: list[dict]
+    # converted uploads: the external systems of each entity's rows (see runner._spool)
+    external_systems: dict[str, set[str]] | None = None
+
+
+def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid.UUID,
+                    job_id: uuid.UUID, batch_size: int) -> SpoolResult:
+    """Spool rows a converter yields (shared.interop), in any entity order: each goes to its
+    entity's spool file with its origin (file and row) kept for its row errors."""
+    spools: dict[str, EntitySpool] = {}
+    systems: dict[str, set[str]] = {}
+    with ExitStack() as stack:
+        for converted in rows:
+            spool = spools.get(converted.entity)
+            if spool is None:
+                skey = spool_key(organization_id, job_id, converted.entity)
+                spool = spools[converted.entity] = EntitySpool(skey, stack.enter_context(
+                    storage.writer(skey)))
+                systems[converted.entity] = set()
+            spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
+            system = converted.row.get("external_system")
+            seen = systems[converted.entity]
+            if type(system) is str and system not in seen and len(seen) < MAX_SYSTEMS:
+                seen.add(system)
+        for spool in spools.values():
+            spool.close_batch()
+    result = spool_result(spools, [])
+    result.external_systems = systems
+    return result
+
+
+def spool_result(spools: dict[str, EntitySpool], errors: list[dict]) -> SpoolResult:
+    plurals = [e.plural for e in ENTITIES]
+    return SpoolResult(
+        totals={p: spools[p].rows if p in spools else 0 for p in plurals},
+        batches={p: spools[p].batches for p in plurals if p in spools},
+        spool_keys={p: spools[p].key for p in plurals if p in spools},
+        errors=errors,
+    )
+
+
+def read_batch_rows(storage: Storage, key: str, byte_start: int, byte_end: int) -> list[Any]:
+    """The rows of one batch, read by byte range from the spool file."""
+    with storage.open(key) as handle:
+        try:
+            handle.seek(byte_start)
+        except (AttributeError, OSError):
+            remaining = byte_start
+            while remaining:
+                remaining -= len(handle.read(min(remaining, 1 << 20)) or b"x" * remaining)
+        data = handle.read(byte_end - byte_start)
+    lines = data.splitlines()
+    if _LONG_DIGITS.search(data) is None:
+        # the common case: no line needs the exact path, so one scan of the batch replaces a
+        # regex search per line
+        try:
+            return [orjson.loads(line) for line in lines]
+        except orjson.JSONDecodeError:
+            pass
+    return [_loads(line) for line in lines]
+
+
+# 19+ digits in a row may be an integer beyond 64 bits, which orjson reads as a float (silently
+# losing digits); such lines take the exact stdlib path. Digits inside strings only cost speed.
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+
+
+def _loads(line: bytes) -> Any:
+    if _LONG_DIGITS.search(line):
+        return json.loads(line)
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:  # e.g. unpaired surrogates, which the stdlib reads
+        return json.loads(line)
