@@ -1,12 +1,27 @@
-"""Flask application factory. Every module in api/routes with a `bp` blueprint is registered."""
-from __future__ import annotations
+"""Flask application factory: configuration, the request pipeline's hooks, then the blueprints.
 
-import importlib
-import pkgutil
+Nothing here is discovered: every hook and blueprint is named below, in the order it runs.
+"""
+from __future__ import annotations
 
 from flask import Flask
 
-from api import context, errors, routes
+from api import context, errors, ratelimit, session_auth
+from api.routes import (
+    api_docs,
+    bundles_export,
+    bundles_import,
+    change_events,
+    dashboard,
+    dashboard_auth,
+    health,
+    jobs,
+    me,
+    observability,
+    openapi,
+    pipelines,
+    records,
+)
 from shared.config import Settings, get_settings, set_settings
 from shared.logging_setup import configure_logging
 
@@ -17,6 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = get_settings()
     settings.check()
     configure_logging(settings)
+
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -28,11 +44,40 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_NAME="drippulse_session",
     )
     app.json.sort_keys = False
-    errors.register(app)
-    context.register(app)
-    for module_info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{routes.__name__}.{module_info.name}")
-        blueprint = getattr(module, "bp", None)
-        if blueprint is not None:
-            app.register_blueprint(blueprint)
+
+    # The request pipeline. Flask runs before_request hooks in the order they are installed
+    # (app-wide ones before a blueprint's own) and after_request hooks in the reverse order.
+    #
+    # Error handlers first, so that a failure in any hook below (401, 403, 429) leaves as JSON.
+    errors.init_app(app)
+    # After-request only; installed before the others so that it runs last. It fills only
+    # headers nobody set, so it never overrides what a route or another hook chose.
+    app.after_request(dashboard_auth.security_headers)
+    # Request id before anything can refuse the request: a 401 or a 429 carries an id in its
+    # log line and its X-Request-ID header, and is counted in the metrics.
+    observability.init_app(app)
+    # Authentication sets g.principal for /api/v1; the dashboard's session cookie is tried
+    # before the bearer token (a request carrying a token never uses the cookie).
+    context.init_app(app)
+    session_auth.init_app(app)
+    # The budget is the authenticated organization's, so it is charged after authentication;
+    # a request refused with 401 spends none.
+    ratelimit.init_app(app)
+
+    # The blueprints. With the hooks above installed here rather than by blueprints, the order
+    # no longer matters (werkzeug matches the most specific rule whatever the order); it is
+    # the site map: probes, the JSON API, its documentation, the dashboard.
+    app.register_blueprint(health.bp)  # /healthz, /readyz
+    app.register_blueprint(observability.bp)  # /metrics
+    app.register_blueprint(openapi.bp)  # /api/v1/openapi.json (no token needed)
+    app.register_blueprint(me.bp)  # /api/v1/me
+    app.register_blueprint(records.bp)  # /api/v1/crm/<accounts|contacts|...>
+    app.register_blueprint(pipelines.bp)
+    app.register_blueprint(change_events.bp)
+    app.register_blueprint(bundles_import.bp)
+    app.register_blueprint(bundles_export.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(api_docs.bp)  # /api/docs
+    app.register_blueprint(dashboard_auth.bp)  # /, /login, /logout
+    app.register_blueprint(dashboard.bp)  # /app/...
     return app

@@ -12,10 +12,3 @@ def enqueue(name: str, args: list) -> None:
     from worker.app import celery_app
 
     celery_app.send_task(name, args=args, retry=False)
-
-
-def enqueue_quietly(name: str, args: list) -> None:
-    try:
-        enqueue(name, args)
-    except Exception:
-        log.warning("could not enqueue %s %s; the sweeper will", name, args, exc_info=True)

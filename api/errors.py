@@ -18,7 +18,9 @@ def error_response(status: int, code: str, message: str, details=None):
     return response
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
+    """Flask picks a handler by the exception's class (most specific first), so the order below
+    does not matter; what matters is that they exist before the first request."""
     @app.errorhandler(AppError)
     def handle_app_error(exc: AppError):
         response = jsonify(exc.to_dict())

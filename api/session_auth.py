@@ -13,6 +13,7 @@ import uuid
 
 from flask import Flask, request, session
 
+from api import context
 from shared import auth
 from shared.auth import Principal
 from shared.errors import Forbidden
@@ -70,7 +71,7 @@ def current_user() -> dict | None:
 
 
 def session_principal() -> Principal | None:
-    """Installed as `app.session_principal`; None lets bearer authentication decide."""
+    """A principal source for api.context; None lets bearer authentication decide."""
     if request.headers.get("Authorization"):
         return None  # an explicit token always wins over an ambient cookie
     if "user_id" not in session:
@@ -85,5 +86,6 @@ def session_principal() -> Principal | None:
     return Principal(user["organization_id"], f"user:{user['id']}")
 
 
-def install(app: Flask) -> None:
-    app.session_principal = session_principal
+def init_app(app: Flask) -> None:
+    """Let the dashboard's session cookie authenticate /api/v1 calls (after api.context)."""
+    context.authentication(app).add_source(session_principal)

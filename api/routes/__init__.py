@@ -1,1 +1,1 @@
-"""Blueprints: each module here exposing `bp` is registered by the app factory."""
+"""The HTTP surface, one module per area; api/app.py registers each blueprint by name."""

@@ -1,7 +1,11 @@
-"""Dashboard sign-in and sign-out (HTML forms), and the session principal for the JSON API."""
+"""Dashboard sign-in and sign-out (HTML forms), and the security headers of its pages.
+
+The session principal that lets the dashboard call the JSON API is api.session_auth's; the
+app factory installs it and `security_headers`.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from api import session_auth
 from shared.auth import authenticate_user
@@ -10,8 +14,6 @@ from shared.services import login_throttle
 
 # Templates and static files live in the app's api/templates and api/static (served at /static).
 bp = Blueprint("dashboard_auth", __name__)
-# Installing the hook when the blueprint registers keeps the app factory unaware of dashboards.
-bp.record_once(lambda state: session_auth.install(state.app))
 
 BAD_CREDENTIALS = "Invalid email or password."
 
@@ -71,8 +73,8 @@ def logout():
     return redirect(url_for("dashboard_auth.login"))
 
 
-@bp.after_app_request
-def security_headers(response):
+def security_headers(response: Response) -> Response:
+    """An app-wide after_request hook (every response gets nosniff, HTML pages the rest)."""
     # Dashboard HTML only: no inline script anywhere, so a strict policy costs nothing.
     if response.mimetype == "text/html":
         response.headers.setdefault(

@@ -1,7 +1,8 @@
 """Request ids, access log lines, HTTP metrics and the Prometheus `/metrics` endpoint.
 
-The request-id hook is put at the front of the app's before_request chain (ahead of
-authentication), so even a 401 carries an id in its logs and in its X-Request-ID header.
+`init_app` must run before any other before_request hook is installed (api/app.py calls it
+ahead of authentication), so even a 401 or a 429 carries an id in its logs and in its
+X-Request-ID header.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import time
 import uuid
 
 from flask import Blueprint, Flask, Response, g, request
-from flask.blueprints import BlueprintSetupState
 
 from shared.config import get_settings
 from shared.errors import Unauthorized
@@ -59,10 +59,9 @@ def _reset_context(_exc: BaseException | None) -> None:
             pass
 
 
-@bp.record_once
-def _install(state: BlueprintSetupState) -> None:
-    app: Flask = state.app
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
+def init_app(app: Flask) -> None:
+    """Install the request-id, access-log and metrics hooks (the /metrics route is `bp`)."""
+    app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_reset_context)
 

@@ -1,19 +1,21 @@
 """Request budget per organization: over budget → 429 with Retry-After.
 
-Installed as an app-wide before_request hook from this blueprint; blueprints register after
-api.context, so authentication has already resolved the organization when this runs.
+Not a blueprint: `init_app` installs app-wide hooks. It must run after api.context's, because
+the budget is the organization's that authentication has put in g.principal.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, g
+from flask import Flask, Response, g
 
 from shared.errors import RateLimited
 from shared.ratelimit import get_limiter
 
-bp = Blueprint("ratelimit", __name__)
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce_budget)
+    app.after_request(budget_headers)
 
 
-@bp.before_app_request
 def enforce_budget() -> None:
     principal = getattr(g, "principal", None)
     if principal is None:  # health probes, metrics, dashboard pages: not tenant API calls
@@ -26,7 +28,6 @@ def enforce_budget() -> None:
             f"retry after {decision.retry_after}s", retry_after=decision.retry_after)
 
 
-@bp.after_app_request
 def budget_headers(response: Response) -> Response:
     decision = getattr(g, "rate_limit", None)
     if decision is not None and decision.limit:
