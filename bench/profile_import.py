@@ -4,7 +4,7 @@
 
 py-spy (bench.run --profile) cannot attach to processes in some sandboxes ("Failed to find
 python version from target process"); this runs the same service functions the worker runs
-(runner.run_job / runner.run_batch) in-process, so the profile shows where Python time goes.
+(the run and batch tasks' functions) in-process, so the profile shows where Python time goes.
 cProfile slows Python code down, so read the shares, not the absolute seconds. Needs
 TEST_DATABASE_URL (a database is created and dropped) and TEST_REDIS_URL.
 """
@@ -25,9 +25,11 @@ from pathlib import Path
 from bench.generate import write_bundle
 from bench.harness import create_database, drop_database
 from shared import config, migrate
-from shared.bundle import runner
+from shared.bundle import import_job
 from shared.bundle.upload import submit_import
 from shared.db import dispose_engines
+from shared.jobs import runner as job_runner
+from shared.jobs.dispatch import IMPORT_BATCH_TASK
 from shared.services import organizations
 
 
@@ -63,11 +65,11 @@ def run(rows: int, top: int, batch_size: int | None, profile: bool = True) -> di
         while queue:
             name, args = queue.pop(0)
             t0 = time.perf_counter()
-            if name == runner.BATCH_TASK:
-                runner.run_batch(int(args[1]), lambda n, a: queue.append((n, a)))
+            if name == IMPORT_BATCH_TASK:
+                import_job.run_batch(int(args[1]), lambda n, a: queue.append((n, a)))
                 timings["batches_s"] += time.perf_counter() - t0
             else:
-                runner.run_job(uuid.UUID(args[0]), lambda n, a: queue.append((n, a)))
+                job_runner.run_job(uuid.UUID(args[0]), lambda n, a: queue.append((n, a)))
                 timings["spool_s"] += time.perf_counter() - t0
         if profiler:
             profiler.disable()

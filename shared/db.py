@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -60,11 +60,35 @@ def dispose_engines(close: bool = False) -> None:
     _engines.clear()
 
 
+AFTER_COMMIT = "drippulse_after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the transaction of `conn` has committed (never if it rolls back):
+    how a job id reaches the broker only after the job row is visible to workers."""
+    conn.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+@contextmanager
+def _committed(bind: Callable[[Connection], None]) -> Iterator[Connection]:
+    with get_engine().connect() as conn:
+        try:
+            with conn.begin():
+                bind(conn)
+                yield conn
+        finally:
+            # the info dict lives with the pooled connection: never carry callbacks over
+            callbacks = conn.info.pop(AFTER_COMMIT, [])
+        # reached only when the block committed (an exception skips it)
+        for callback in callbacks:
+            callback()
+
+
 @contextmanager
 def transaction() -> Iterator[Connection]:
     """A system transaction across organizations (auth lookups, sweeps, maintenance)."""
-    with get_engine().begin() as conn:
-        conn.execute(sa.text("SELECT set_config('app.bypass_rls', 'on', true)"))
+    with _committed(lambda conn: conn.execute(
+            sa.text("SELECT set_config('app.bypass_rls', 'on', true)"))) as conn:
         yield conn
 
 
@@ -79,6 +103,5 @@ def bind_tenant(conn: Connection, organization_id: uuid.UUID) -> None:
 @contextmanager
 def tenant_transaction(organization_id: uuid.UUID) -> Iterator[Connection]:
     """A transaction bound to one organization (row-level security reads app.current_org)."""
-    with get_engine().begin() as conn:
-        bind_tenant(conn, organization_id)
+    with _committed(lambda conn: bind_tenant(conn, organization_id)) as conn:
         yield conn

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.entities import ENTITIES
 from shared.interop.source import SOURCES
-from shared.services.jobs import STATUSES
+from shared.jobs.status import STATUSES
 from shared.urls import CRM_API
 
 PREFIX = CRM_API

@@ -6,6 +6,7 @@ from celery.signals import worker_process_init
 
 from shared.config import get_settings
 from shared.db import dispose_engines
+from shared.jobs.kinds import all_kinds
 from shared.logging_setup import configure_logging
 
 QUEUES = ("imports", "exports", "maintenance")
@@ -22,9 +23,10 @@ def make_celery() -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue="imports",
+        # each kind's tasks on its queue (shared.jobs.kinds), so pools scale per kind
         task_routes={
-            "drippulse.import.*": {"queue": "imports"},
-            "drippulse.export.*": {"queue": "exports"},
+            **{f"drippulse.{kind.name}.*": {"queue": kind.queue}
+               for kind in all_kinds().values()},
             "drippulse.maintenance.*": {"queue": "maintenance"},
         },
         broker_transport_options={

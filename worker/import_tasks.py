@@ -1,4 +1,5 @@
-"""Import tasks: thin wrappers around shared.bundle.runner; arguments are ids only."""
+"""The import's batch task (its run task is worker/job_tasks.py's) and the stale-job sweep;
+arguments are ids only."""
 from __future__ import annotations
 
 import logging
@@ -6,28 +7,21 @@ import uuid
 
 import sqlalchemy as sa
 
-from shared.bundle import runner
+from shared.bundle import import_job
 from shared.config import get_settings
+from shared.jobs.dispatch import IMPORT_BATCH_TASK
 from shared.services.job_sweeper import sweep_stale_jobs
 from worker.app import celery_app
+from worker.job_tasks import enqueue
 
 log = logging.getLogger("drippulse.import")
 
 
-def enqueue(name: str, args: list) -> None:
-    celery_app.send_task(name, args=args)
-
-
-@celery_app.task(name="drippulse.import.run")
-def import_run(job_id: str, stalled: bool = False) -> str:
-    return runner.run_job(uuid.UUID(job_id), enqueue, stalled=stalled)
-
-
-@celery_app.task(name="drippulse.import.batch", bind=True, max_retries=30)
+@celery_app.task(name=IMPORT_BATCH_TASK, bind=True, max_retries=30)
 def import_batch(self, job_id: str, batch_id: int) -> str:
     try:
-        return runner.run_batch(int(batch_id), enqueue)
-    except runner.BatchBusy as exc:
+        return import_job.run_batch(int(batch_id), enqueue)
+    except import_job.BatchBusy as exc:
         # another transaction holds the batch: a duplicate delivery (finds it done next time)
         # or a dead worker whose connection Postgres has not dropped yet
         raise self.retry(exc=exc, countdown=2) from exc
@@ -35,10 +29,7 @@ def import_batch(self, job_id: str, batch_id: int) -> str:
         raise self.retry(exc=exc, countdown=2) from exc
     except Exception as exc:  # a bug or data the validator let through: fail loudly, not forever
         log.exception("import batch %s of job %s failed", batch_id, job_id)
-        # the message names the exception type only: its text can quote SQL and row data
-        runner.fail_job(uuid.UUID(job_id), "batch_failed",
-                        f"batch {batch_id} failed ({type(exc).__name__}); batches already "
-                        "applied stay applied")
+        import_job.fail_batch(uuid.UUID(job_id), int(batch_id), exc)
         return "failed"
 
 

@@ -12,7 +12,7 @@ from werkzeug.wsgi import wrap_file
 
 from api import context
 from api.body import json_body
-from api.enqueue import enqueue_quietly
+from api.enqueue import enqueue
 from shared.bundle import export_files, export_jobs, export_options
 from shared.bundle.export_csv import stream_csv_zip
 from shared.bundle.export_stream import stream_bundle
@@ -22,7 +22,6 @@ from shared.urls import CRM_API
 
 bp = Blueprint("bundles_export", __name__, url_prefix=CRM_API)
 
-EXPORT_TASK = "drippulse.export.run"
 FILE_CHUNK = 256 * 1024
 MAX_OPTIONS_BYTES = 64 * 1024
 
@@ -62,9 +61,7 @@ def create_export():
     request.max_content_length = MAX_OPTIONS_BYTES  # options only: larger bodies get a 413
     options = export_options.parse_body(json_body() if request.get_data(cache=True) else None)
     job_service.ensure_capacity(context.org_id())
-    job = export_jobs.create_export_job(context.org_id(), options, context.actor())
-    # committed first; if the broker is down the job stays queued and the sweeper sends it later
-    enqueue_quietly(EXPORT_TASK, [str(job.id)])
+    job = export_jobs.create_export_job(context.org_id(), options, enqueue, context.actor())
     response = jsonify(job_json(job))
     response.status_code = 202
     response.headers["Location"] = f"{CRM_API}/jobs/{job.id}"

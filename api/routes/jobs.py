@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from api import context
-from api.enqueue import enqueue_quietly
+from api.enqueue import enqueue
 from shared.errors import ValidationFailed
+from shared.jobs import lifecycle
 from shared.pagination import parse_limit
 from shared.services import error_export
 from shared.services import jobs as job_service
-from shared.services.job_sweeper import RUN_TASKS, run_task_args
 from shared.urls import CRM_API
 
 bp = Blueprint("jobs", __name__, url_prefix=f"{CRM_API}/jobs")
@@ -55,7 +55,7 @@ def error_file(job_id: str, fmt: str) -> Response:
 
 @bp.post("/<job_id>/cancel")
 def cancel_job(job_id: str):
-    row = job_service.request_cancel(context.org_id(), job_id)
+    row = lifecycle.request_cancel(context.org_id(), job_id)
     # a running job stops at its next batch boundary: 202 until then, 200 when already cancelled
     response = jsonify(job_service.job_json(row))
     response.status_code = 200 if row.status == "cancelled" else 202
@@ -64,8 +64,7 @@ def cancel_job(job_id: str):
 
 @bp.post("/<job_id>/retry")
 def retry_job(job_id: str):
-    row = job_service.retry_job(context.org_id(), job_id)
-    enqueue_quietly(RUN_TASKS[row.kind], run_task_args(row.kind, str(row.id), stalled=False))
+    row = lifecycle.retry(context.org_id(), job_id, enqueue)
     response = jsonify(job_service.job_json(row))
     response.status_code = 202
     response.headers["Location"] = f"{CRM_API}/jobs/{row.id}"

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 import psycopg
 import sqlalchemy as sa
@@ -22,22 +25,38 @@ from shared.bundle.validate import Candidate, row_error, validator_for
 from shared.bundle.write import write_rows
 from shared.entities import BY_PLURAL, Entity
 from shared.interop.source import MAX_WARNINGS, ORIGIN
+from shared.jobs import progress as job_progress
+from shared.jobs.status import JobStatus
 from shared.models import jobs
-from shared.services.jobs import COUNTERS, record_errors
+from shared.services.jobs import record_errors
 from shared.storage import get_storage
 
 log = logging.getLogger("drippulse.import")
 
 
+class BatchState(StrEnum):
+    APPLIED = "applied"  # this delivery applied it
+    DONE = "done"  # an earlier delivery did
+    LOCKED = "locked"  # another transaction holds it (a duplicate delivery, a dying worker)
+    STOPPED = "stopped"  # the job is no longer running, or its cancel was requested
+    MISSING = "missing"
+
+
 @dataclass
 class BatchOutcome:
-    status: str  # applied | done | locked | stopped | missing
+    state: BatchState
     job_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
-    entity_finished: bool = False
-    next_batches: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     entity: str | None = None  # plural of the applied batch's entity (metrics)
+
+    @property
+    def status(self) -> str:
+        return self.state.value
+
+
+# Called in the batch's transaction once it is marked done (the import job's scheduling).
+Schedule = Callable[[sa.Connection, Any], None]
 
 
 def _claim_keys(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
@@ -56,8 +75,7 @@ def _claim_keys(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UU
 
 
 def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[str, int],
-                  errors: list[dict], claim: int, stage_fallbacks: set[str]
-                  ) -> tuple[bool, list[int]]:
+                  errors: list[dict], stage_fallbacks: set[str]) -> None:
     """Counters, errors and the done flag, under the job row lock (taken last and briefly)."""
     org = batch.organization_id
     # NO KEY UPDATE: the FK of job_errors holds KEY SHARE on the job row in every concurrent
@@ -66,11 +84,8 @@ def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[st
         jobs.c.organization_id == org, jobs.c.id == job_id)
         .with_for_update(key_share=True)).one()
     record_errors(conn, org, job_id, errors)
-    entry = {c: int((progress.get(batch.entity) or {}).get(c, 0)) for c in COUNTERS}
-    for name, value in counts.items():
-        entry[name] += value
     # the row lock above makes this read-modify-write safe against concurrent batches
-    values = {"progress": {**progress, batch.entity: entry}}
+    values = {"progress": job_progress.added(progress, batch.entity, counts)}
     added = stage_warnings(warnings, stage_fallbacks)
     if added:
         values["warnings"] = warnings + added
@@ -79,38 +94,18 @@ def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[st
     conn.execute(import_batches.update().where(import_batches.c.id == batch.id).values(
         status="done", finished_at=sa.func.now(), created=counts["created"],
         updated=counts["updated"], unchanged=counts["unchanged"], failed=counts["failed"]))
-    next_ids = claim_batches(conn, org, job_id, batch.entity, claim)
-    remaining = conn.execute(sa.select(sa.func.count()).where(
-        import_batches.c.organization_id == org, import_batches.c.job_id == job_id,
-        import_batches.c.entity == batch.entity, import_batches.c.status == "pending")).scalar()
-    return remaining == 0, next_ids
 
 
-def claim_batches(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
-                  plural: str, limit: int) -> list[int]:
-    """Mark up to `limit` pending, not yet enqueued batches of an entity as enqueued."""
-    if limit <= 0:
-        return []
-    pick = (sa.select(import_batches.c.id)
-            .where(import_batches.c.organization_id == organization_id,
-                   import_batches.c.job_id == job_id, import_batches.c.entity == plural,
-                   import_batches.c.status == "pending", import_batches.c.enqueued_at.is_(None))
-            .order_by(import_batches.c.seq).limit(limit).with_for_update(skip_locked=True))
-    return list(conn.execute(import_batches.update()
-                             .where(import_batches.c.id.in_(pick.scalar_subquery()))
-                             .values(enqueued_at=sa.func.now())
-                             .returning(import_batches.c.id)).scalars())
-
-
-def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
-    """Apply one batch; `claim` more pending batches of the entity are marked for enqueueing."""
+def apply_batch(batch_id: int, schedule: Schedule | None = None) -> BatchOutcome:
+    """Apply one batch: validate → identify → claim keys → resolve references → place stages
+    → write → finish (counters, errors, done flag) → `schedule`, all in one transaction."""
     with db.transaction() as conn:  # which organization owns the batch (nothing else is read)
         head = conn.execute(sa.select(import_batches.c.organization_id, import_batches.c.job_id)
                             .where(import_batches.c.id == batch_id)).one_or_none()
     if head is None:
-        return BatchOutcome("missing")
+        return BatchOutcome(BatchState.MISSING)
     org, job_id = head
-    outcome = BatchOutcome("applied", job_id, org)
+    outcome = BatchOutcome(BatchState.APPLIED, job_id, org)
     with db.tenant_transaction(org) as conn:
         batch = conn.execute(
             sa.select(import_batches).where(import_batches.c.organization_id == org,
@@ -121,12 +116,12 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
             state = conn.execute(sa.select(import_batches.c.status).where(
                 import_batches.c.organization_id == org,
                 import_batches.c.id == batch_id)).scalar()
-            outcome.status = "done" if state == "done" else "locked"
+            outcome.state = BatchState.DONE if state == "done" else BatchState.LOCKED
             return outcome
         job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
                                                  jobs.c.id == job_id)).one()
-        if job.status != "running" or job.cancel_requested:
-            outcome.status = "stopped"
+        if job.status != JobStatus.RUNNING or job.cancel_requested:
+            outcome.state = BatchState.STOPPED
             return outcome
         entity = BY_PLURAL[batch.entity]
         dry_run = bool((job.params or {}).get("dry_run"))
@@ -196,8 +191,9 @@ def apply_batch(batch_id: int, *, claim: int = 1) -> BatchOutcome:
                           "unchanged": unchanged, "failed": len(failed)}
         errors.sort(key=lambda e: (e["index"] if e["index"] is not None else -1))
         _attach_origins(errors, rows, batch.row_start)
-        outcome.entity_finished, outcome.next_batches = _finish_batch(
-            conn, batch, job_id, outcome.counts, errors, claim, stage_fallbacks)
+        _finish_batch(conn, batch, job_id, outcome.counts, errors, stage_fallbacks)
+        if schedule is not None:
+            schedule(conn, batch)
     return outcome
 
 

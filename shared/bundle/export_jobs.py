@@ -15,11 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import db
+from shared.bundle import export_options
 from shared.bundle.export_csv import csv_zip_chunks
 from shared.bundle.export_stream import bundle_chunks, count_rows, gzip_chunks, snapshot
 from shared.config import get_settings
+from shared.jobs.dispatch import Enqueue, dispatch_after_commit
+from shared.jobs.kinds import Ending, JobKind
+from shared.jobs.runner import run_job
+from shared.jobs.status import JobStatus
 from shared.models import jobs
-from shared.services import job_runs
 from shared.services.jobs import create_job
 from shared.storage import get_storage
 from shared.worker_metrics import observe_batch
@@ -35,12 +39,14 @@ class ExportCancelled(Exception):
     """Raised between chunks when the job's cancel was requested."""
 
 
-def create_export_job(organization_id: uuid.UUID, options: dict[str, Any],
+def create_export_job(organization_id: uuid.UUID, options: dict[str, Any], enqueue: Enqueue,
                       created_by: str | None = None) -> Any:
-    """A queued export job (committed); the caller enqueues its id. The options (format, gzip,
+    """A queued export job, dispatched once committed. The options (format, gzip,
     include_deleted) are the job's params."""
     with db.tenant_transaction(organization_id) as conn:
-        return create_job(conn, organization_id, "export", params=options, created_by=created_by)
+        job = create_job(conn, organization_id, "export", params=options, created_by=created_by)
+        dispatch_after_commit(conn, enqueue, "export", job.id)
+        return job
 
 
 def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool,
@@ -126,27 +132,28 @@ def _write_bundle(job: Any, batch_size: int) -> tuple[str, int, dict]:
     return key, storage.size(key), progress.progress
 
 
-def run_export_job(job_id: uuid.UUID) -> str:
-    """Run one export job to its end; returns the outcome (for the task's log line)."""
+def run(job: Any, enqueue: Enqueue) -> Ending:
+    """The export in one unit of work, under the job's lock: a redelivered job simply runs
+    again (the file is replaced atomically)."""
     settings = get_settings()
-    with job_runs.job_lock(job_id) as got:
-        if not got:
-            return "skipped: another worker holds the job"
-        job = job_runs.start_attempt(job_id, settings.max_job_attempts)
-        if job is None:
-            return "skipped: job not runnable"
-        try:
-            key, size, progress = _write_bundle(job, settings.batch_size)
-        except ExportCancelled:
-            job_runs.finish(job_id, "cancelled")
-            return "cancelled"
-        except Exception as exc:  # noqa: BLE001 - any failure ends the job with a reason
-            log.exception("export job %s failed", job_id)
-            job_runs.finish(job_id, "failed", error={
-                "code": "export_failed",
-                "message": f"the export could not be written ({type(exc).__name__})"})
-            return "failed"
-        expires_at = datetime.now(UTC) + timedelta(seconds=settings.export_ttl_seconds)
-        job_runs.finish(job_id, "succeeded", result_key=key, result_size=size,
-                        progress=progress, expires_at=expires_at)
-        return "succeeded"
+    try:
+        key, size, progress = _write_bundle(job, settings.batch_size)
+    except ExportCancelled:
+        return Ending(JobStatus.CANCELLED)
+    expires_at = datetime.now(UTC) + timedelta(seconds=settings.export_ttl_seconds)
+    return Ending(JobStatus.SUCCEEDED, values={"result_key": key, "result_size": size,
+                                               "progress": progress,
+                                               "expires_at": expires_at})
+
+
+KIND = JobKind("export", "exports", validate=export_options.problems, run=run,
+               failure_code="export_failed", failure_message="the export could not be written")
+
+
+def run_export_job(job_id: uuid.UUID) -> str:
+    """Run one export job to its end (what its task does); returns the outcome."""
+    return run_job(job_id, _nothing_to_enqueue)
+
+
+def _nothing_to_enqueue(name: str, args: list) -> None:
+    raise AssertionError(f"an export queues no further work ({name})")

@@ -55,14 +55,26 @@ def parse_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object",
                                {"body": ["must be a JSON object"]})
+    problems = _problems(body)
+    if problems:
+        raise ValidationFailed("Invalid export options", problems)
+    options = {key: body.get(key, default) for key, default in FLAGS.items()}
+    options["format"] = body.get("format", DEFAULT_FORMAT)
+    return _checked(options)
+
+
+def _problems(body: dict[str, Any]) -> dict[str, list[str]]:
     problems = {key: [f"is not a known option ({', '.join(sorted(KNOWN))})"]
                 for key in body if key not in KNOWN}
     problems.update({key: ["must be true or false"] for key in FLAGS
                      if key in body and not isinstance(body[key], bool)})
     if "format" in body and body["format"] not in FORMATS:
         problems["format"] = [FORMAT_PROBLEM]
-    if problems:
-        raise ValidationFailed("Invalid export options", problems)
-    options = {key: body.get(key, default) for key, default in FLAGS.items()}
-    options["format"] = body.get("format", DEFAULT_FORMAT)
-    return _checked(options)
+    if body.get("format") == "csv" and body.get("gzip"):
+        problems["gzip"] = [GZIP_WITH_CSV]
+    return problems
+
+
+def problems(params: dict[str, Any]) -> dict[str, list[str]]:
+    """Every problem of an export job's parameters (the export kind's validate)."""
+    return _problems(params)

@@ -20,13 +20,13 @@ from shared import db
 from shared.bundle.spool import GZIP_MAGIC
 from shared.errors import BadRequest, PayloadTooLarge
 from shared.ids import uuid7
+from shared.jobs.dispatch import Enqueue, dispatch_after_commit
 from shared.services.jobs import create_job, find_idempotent
 from shared.storage import CHUNK, get_storage
 
 log = logging.getLogger("drippulse.import")
 
 WHITESPACE = b" \t\r\n"
-RUN_TASK = "drippulse.import.run"
 
 
 @dataclass
@@ -101,30 +101,27 @@ def submit_import(organization_id: uuid.UUID, actor: str, source: BinaryIO, *, l
     request_hash = f"sha256:{upload.sha256}:{'dry_run' if dry_run else 'apply'}"
     try:
         row = create_import_job(organization_id, actor, job_id, upload, request_hash,
-                                {"dry_run": dry_run}, idempotency_key)
+                                {"dry_run": dry_run}, idempotency_key, enqueue)
     except BaseException:
         get_storage().delete(upload.key)
         raise
-    return enqueue_created(row, job_id, upload, enqueue)
+    return enqueue_created(row, job_id, upload)
 
 
-def enqueue_created(row: Any, job_id: uuid.UUID, upload: StoredUpload,
-                    enqueue: Callable[[str, list], None]) -> tuple[Any, bool]:
-    """(job, created?): an idempotent replay drops the upload just stored; a new job is
-    enqueued (its row is committed already)."""
+def enqueue_created(row: Any, job_id: uuid.UUID, upload: StoredUpload) -> tuple[Any, bool]:
+    """(job, created?): an idempotent replay drops the upload just stored (a new job was
+    dispatched when its row committed)."""
     if row.id != job_id:  # an idempotent replay: the upload we just stored is not needed
         get_storage().delete(upload.key)
         return row, False
-    try:
-        enqueue(RUN_TASK, [str(job_id)])
-    except Exception:  # the broker is down: the job stays queued and the sweeper enqueues it
-        log.warning("could not enqueue import job %s; the sweeper will", job_id, exc_info=True)
     return row, True
 
 
 def create_import_job(organization_id: uuid.UUID, actor: str, job_id: uuid.UUID,
                       upload: StoredUpload, request_hash: str, params: dict[str, Any],
-                      idempotency_key: str | None) -> Any:
+                      idempotency_key: str | None, enqueue: Enqueue) -> Any:
+    """The import job of a stored upload (or the earlier job of the same Idempotency-Key and
+    body), dispatched to the workers once its row has committed."""
     for attempt in range(2):
         try:
             with db.tenant_transaction(organization_id) as conn:
@@ -133,10 +130,12 @@ def create_import_job(organization_id: uuid.UUID, actor: str, job_id: uuid.UUID,
                                                request_hash)
                     if existing is not None:
                         return existing
-                return create_job(conn, organization_id, "import",
-                                  params=params, upload_key=upload.key,
-                                  upload_size=upload.size, idempotency_key=idempotency_key,
-                                  request_hash=request_hash, created_by=actor, job_id=job_id)
+                row = create_job(conn, organization_id, "import",
+                                 params=params, upload_key=upload.key,
+                                 upload_size=upload.size, idempotency_key=idempotency_key,
+                                 request_hash=request_hash, created_by=actor, job_id=job_id)
+                dispatch_after_commit(conn, enqueue, "import", job_id)
+                return row
         except sa.exc.IntegrityError:
             # a concurrent request with the same key won the insert: answer with its job
             if attempt or not idempotency_key:

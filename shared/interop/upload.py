@@ -178,11 +178,11 @@ def submit_source_import(organization_id: uuid.UUID, actor: str, path: Path, *, 
                     f"{orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode()}")
     try:
         row = create_import_job(organization_id, actor, job_id, upload, request_hash, params,
-                                idempotency_key)
+                                idempotency_key, enqueue)
     except BaseException:
         storage.delete(key)
         raise
-    return enqueue_created(row, job_id, upload, enqueue)
+    return enqueue_created(row, job_id, upload)
 
 
 def read_mapping_part(value: bytes | str | None) -> bytes | None:

@@ -15,24 +15,18 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from shared import db
+from shared.jobs.dispatch import send_run
+from shared.jobs.status import ACTIVE, JobStatus
 from shared.models import jobs
 from shared.services.job_runs import is_locked
 
 log = logging.getLogger("drippulse.jobs")
 
-RUN_TASKS = {"import": "drippulse.import.run", "export": "drippulse.export.run"}
-
-
-def run_task_args(kind: str, job_id: str, *, stalled: bool) -> list:
-    # the import task takes a `stalled` flag (a resume counts as an attempt); export takes the id
-    return [job_id, stalled] if kind == "import" else [job_id]
-
-
 def sweep_stale_jobs(enqueue: Callable[[str, list], None], stale_seconds: int, *,
                      organization_id: uuid.UUID | None = None) -> dict[str, int]:
     """Re-enqueue stale jobs (of one organization when given: operators, tests)."""
     stale = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_seconds)
-    active = jobs.c.status.in_(("queued", "running"))
+    active = jobs.c.status.in_(ACTIVE)
     query = sa.select(jobs.c.id, jobs.c.kind, jobs.c.status).where(active,
                                                                   jobs.c.updated_at <= stale)
     if organization_id is not None:
@@ -50,7 +44,6 @@ def sweep_stale_jobs(enqueue: Callable[[str, list], None], stale_seconds: int, *
         if not touched:
             continue
         log.warning("re-enqueueing stale %s job %s (%s)", job.kind, job.id, job.status)
-        enqueue(RUN_TASKS[job.kind],
-                run_task_args(job.kind, str(job.id), stalled=job.status == "running"))
+        send_run(enqueue, job.kind, job.id, stalled=job.status == JobStatus.RUNNING)
         swept += 1
     return {"checked": len(candidates), "requeued": swept}

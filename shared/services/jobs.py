@@ -11,44 +11,20 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.config import get_settings
-from shared.entities import ENTITIES
-from shared.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from shared.errors import NotFound, RateLimited, ValidationFailed
 from shared.fields import text_problem
 from shared.ids import parse_uuid, uuid7
+from shared.jobs import progress as job_progress
+from shared.jobs.kinds import kind_of
+from shared.jobs.kinds import names as kind_names
+from shared.jobs.status import ACTIVE, STATUSES, JobStatus
 from shared.models import job_errors, jobs
 from shared.pagination import bad_cursor, decode_cursor, page
 from shared.urls import CRM_API as API_BASE
 
-STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
-FINISHED = ("succeeded", "completed_with_errors", "failed", "cancelled")
-COUNTERS = ("total", "processed", "created", "updated", "unchanged", "failed")
-
-
-def empty_progress() -> dict[str, dict[str, int]]:
-    return {e.plural: dict.fromkeys(COUNTERS, 0) for e in ENTITIES}
-
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
-
-
-def percent(progress: dict[str, dict[str, int]], status: str) -> int:
-    if status in ("succeeded", "completed_with_errors"):
-        return 100
-    total = sum(p.get("total", 0) for p in progress.values())
-    done = sum(p.get("processed", 0) for p in progress.values())
-    return min(99, int(done * 100 / total)) if total else 0
-
-
-def rows_per_second(progress: dict[str, dict[str, int]], started: datetime | None,
-                    finished: datetime | None) -> float | None:
-    """Rows processed per second since the job started (until it finished)."""
-    if started is None:
-        return None
-    end = finished or datetime.now(started.tzinfo)
-    seconds = (end - started).total_seconds()
-    done = sum(p.get("processed", 0) for p in progress.values())
-    return round(done / seconds, 1) if seconds > 0 else None
 
 
 def job_json(row: Any) -> dict[str, Any]:
@@ -64,9 +40,10 @@ def job_json(row: Any) -> dict[str, Any]:
         "kind": m["kind"],
         "status": m["status"],
         "progress": progress,
-        "percent": percent(progress, m["status"]),
+        "percent": job_progress.percent(progress, m["status"]),
         "error_count": m["error_count"],
-        "rows_per_second": rows_per_second(progress, m["started_at"], m["finished_at"]),
+        "rows_per_second": job_progress.rows_per_second(progress, m["started_at"],
+                                                        m["finished_at"]),
         "error": m["error"],
         "dry_run": bool((m["params"] or {}).get("dry_run")),
         "attempts": m["attempts"],
@@ -91,11 +68,16 @@ def create_job(conn: sa.Connection, organization_id: uuid.UUID, kind: str, *,
                upload_size: int | None = None, idempotency_key: str | None = None,
                request_hash: str | None = None, created_by: str | None = None,
                job_id: uuid.UUID | None = None) -> Any:
-    """Insert a queued job; the caller commits before enqueueing its id."""
+    """Insert a queued job after its kind validated every parameter (422 listing each
+    problem); the caller dispatches it after commit (shared.jobs.dispatch)."""
+    problems = kind_of(kind).validate(params or {})
+    if problems:
+        raise ValidationFailed(f"Invalid {kind} parameters", problems)
     row = conn.execute(
         jobs.insert().values(
-            id=job_id or uuid7(), organization_id=organization_id, kind=kind, status="queued",
-            params=params or {}, progress=empty_progress() if kind == "import" else {},
+            id=job_id or uuid7(), organization_id=organization_id, kind=kind,
+            status=JobStatus.QUEUED.value, params=params or {},
+            progress=job_progress.empty() if kind == "import" else {},
             checkpoint={}, error_count=0, attempts=0, cancel_requested=False,
             upload_key=upload_key, upload_size=upload_size, idempotency_key=idempotency_key,
             request_hash=request_hash, created_by=created_by,
@@ -113,7 +95,7 @@ def ensure_capacity(organization_id: uuid.UUID) -> None:
     with db.tenant_transaction(organization_id) as conn:
         active = conn.execute(sa.select(sa.func.count()).where(
             jobs.c.organization_id == organization_id,
-            jobs.c.status.in_(("queued", "running")))).scalar()
+            jobs.c.status.in_(ACTIVE))).scalar()
     if active >= limit:
         raise RateLimited(f"{active} jobs are queued or running; at most {limit} at a time",
                           retry_after=30, code="too_many_jobs")
@@ -155,8 +137,9 @@ def list_jobs(organization_id: uuid.UUID, *, kind: str | None = None, status: st
               cursor: str | None = None, limit: int = 50) -> tuple[list[Any], str | None]:
     query = sa.select(jobs).where(jobs.c.organization_id == organization_id)
     if kind:
-        if kind not in ("import", "export"):
-            raise ValidationFailed("Invalid filter", {"kind": ["must be import or export"]})
+        if kind not in kind_names():
+            raise ValidationFailed("Invalid filter", {"kind": [
+                "must be " + " or ".join(kind_names())]})
         query = query.where(jobs.c.kind == kind)
     if status:
         if status not in STATUSES:
@@ -236,45 +219,3 @@ def record_errors(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.
     ])
     conn.execute(jobs.update().where(jobs.c.id == job_id)
                  .values(error_count=jobs.c.error_count + len(errors)))
-
-
-def _locked_job(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID) -> Any:
-    """The job row, locked until the transaction ends (status changes are decided under it)."""
-    row = conn.execute(
-        sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == job_id)
-        .with_for_update()
-    ).one_or_none()
-    if row is None:
-        raise NotFound("Job not found")
-    return row
-
-
-def request_cancel(organization_id: uuid.UUID, job_id: str) -> Any:
-    """Queued jobs are cancelled at once; running ones stop at their next batch boundary."""
-    jid = _job_id(job_id)
-    with db.tenant_transaction(organization_id) as conn:
-        row = _locked_job(conn, organization_id, jid)
-        if row.status in FINISHED:
-            raise Conflict(f"Job already {row.status}", {"status": row.status})
-        values: dict[str, Any] = {"cancel_requested": True}
-        if row.status == "queued":
-            values.update(status="cancelled", finished_at=sa.func.now())
-        return conn.execute(
-            jobs.update().where(jobs.c.id == jid).values(**values).returning(*jobs.c)
-        ).one()
-
-
-def retry_job(organization_id: uuid.UUID, job_id: str) -> Any:
-    """Queue a failed job again; it resumes from its checkpoint (committed batches stay done)."""
-    jid = _job_id(job_id)
-    with db.tenant_transaction(organization_id) as conn:
-        row = _locked_job(conn, organization_id, jid)
-        if row.status != "failed":
-            raise Conflict(f"Only failed jobs can be retried; this one is {row.status}",
-                           {"status": row.status})
-        return conn.execute(
-            jobs.update().where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
-            .values(status="queued", error=None, finished_at=None, attempts=0,
-                    cancel_requested=False, lease_owner=None)
-            .returning(*jobs.c)
-        ).one()

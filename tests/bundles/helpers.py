@@ -7,7 +7,7 @@ import orjson
 import sqlalchemy as sa
 
 from shared import db
-from shared.services.jobs import FINISHED
+from shared.jobs.status import FINISHED
 from tests.conftest import wait_for
 
 IMPORT_URL = "/api/v1/crm/import"

@@ -7,6 +7,7 @@ import uuid
 import orjson
 import pytest
 
+from shared.jobs import lifecycle
 from shared.services import jobs as job_service
 from shared.storage import get_storage
 from tests.bundles.helpers import bundle, post_bundle, scalar
@@ -23,7 +24,7 @@ def no_broker(monkeypatch, org):
     yield
     org_id = uuid.UUID(org["organization_id"])
     for job in job_service.list_jobs(org_id, status="queued", limit=500)[0]:
-        job_service.request_cancel(org_id, str(job.id))
+        lifecycle.request_cancel(org_id, str(job.id))
 
 
 def _uploads(org) -> list:

@@ -11,10 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from shared import db
-from shared.bundle import runner
+from shared.bundle import import_job
 from shared.bundle.apply import apply_batch
 from shared.bundle.tables import import_batches
 from shared.bundle.upload import submit_import
+from shared.jobs import runner as job_runner
+from shared.jobs.dispatch import IMPORT_BATCH_TASK
 from shared.services import jobs as job_service
 from tests.bundles.helpers import bundle, rows, scalar
 from tests.conftest import replace_settings, wait_for
@@ -28,13 +30,13 @@ class LocalQueue:
         self.messages.append((name, args))
 
     def batches(self) -> list[int]:
-        return [args[1] for name, args in self.messages if name == runner.BATCH_TASK]
+        return [args[1] for name, args in self.messages if name == IMPORT_BATCH_TASK]
 
     def drain(self) -> None:
         while self.messages:
             name, args = self.messages.pop(0)
-            if name == runner.BATCH_TASK:
-                runner.run_batch(args[1], self)
+            if name == IMPORT_BATCH_TASK:
+                import_job.run_batch(args[1], self)
 
 
 @pytest.fixture
@@ -62,12 +64,12 @@ def _accounts(n: int, prefix: str = "acct_s") -> list[dict]:
 def test_a_batch_delivered_twice_applies_once(org, small_batches):
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=_accounts(5)), queue)
-    assert runner.run_job(job_id, queue) == "running"
+    assert job_runner.run_job(job_id, queue) == "running"
     first = queue.batches()[0]
     assert apply_batch(first).status == "applied"
     assert apply_batch(first).status == "done"  # the second delivery is a no-op
     queue.drain()
-    runner.run_batch(first, queue)  # and once more after the job ended
+    import_job.run_batch(first, queue)  # and once more after the job ended
     job = _job(org, job_id)
     assert job["status"] == "succeeded"
     assert job["progress"]["accounts"] == {"total": 5, "processed": 5, "created": 5,
@@ -79,13 +81,13 @@ def test_a_batch_delivered_twice_applies_once(org, small_batches):
 def test_a_locked_batch_is_busy_not_lost(org, small_batches):
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=_accounts(3)), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     batch_id = queue.batches()[0]
     with db.transaction() as conn:  # another worker holds the batch
         conn.execute(sa.select(import_batches).where(import_batches.c.id == batch_id)
                      .with_for_update())
-        with pytest.raises(runner.BatchBusy):
-            runner.run_batch(batch_id, queue)
+        with pytest.raises(import_job.BatchBusy):
+            import_job.run_batch(batch_id, queue)
     queue.drain()
     assert _job(org, job_id)["status"] == "succeeded"
 
@@ -93,9 +95,9 @@ def test_a_locked_batch_is_busy_not_lost(org, small_batches):
 def test_cancel_stops_at_the_next_batch(client, org, small_batches):
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=_accounts(6)), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     name, args = queue.messages.pop(0)
-    runner.run_batch(args[1], queue)
+    import_job.run_batch(args[1], queue)
     resp = client.post(f"/api/v1/crm/jobs/{job_id}/cancel", headers=org["headers"])
     assert resp.status_code == 202 and resp.json["status"] == "running"
     queue.drain()
@@ -111,21 +113,21 @@ def test_cancel_of_a_queued_job_is_immediate(client, org):
     job_id = _submit(org, bundle(accounts=_accounts(1)), LocalQueue())
     resp = client.post(f"/api/v1/crm/jobs/{job_id}/cancel", headers=org["headers"])
     assert resp.status_code == 200 and resp.json["status"] == "cancelled"
-    assert runner.run_job(job_id, LocalQueue()) == "finished"
+    assert job_runner.run_job(job_id, LocalQueue()) == "finished"
 
 
 def test_retry_resumes_a_failed_job_from_its_checkpoint(client, org, small_batches):
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=_accounts(6)), queue)
-    runner.run_job(job_id, queue)
-    runner.run_batch(queue.messages.pop(0)[1][1], queue)
-    runner.fail_job(job_id, "batch_failed", "simulated")
+    job_runner.run_job(job_id, queue)
+    import_job.run_batch(queue.messages.pop(0)[1][1], queue)
+    job_runner.fail(job_id, "batch_failed", "simulated")
     queue.messages.clear()
     assert client.post(f"/api/v1/crm/jobs/{job_id}/retry",
                        headers=org["headers"]).status_code == 202
     # the route enqueued the job on the real broker too: a session worker may win the job's
     # lock, and then this in-process run skips and that worker finishes it
-    assert runner.run_job(job_id, queue) in ("running", "skipped")
+    assert job_runner.run_job(job_id, queue) in ("running", "skipped")
     queue.drain()
     job = wait_for(lambda: (j := _job(org, job_id))["status"] not in ("queued", "running") and j,
                    timeout=120, message="the retried job to finish")
@@ -146,10 +148,10 @@ def test_duplicates_across_batches_and_parents_in_later_batches(org, small_batch
     ]
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=accounts), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     # apply the batches in reverse order, as parallel workers may
     for batch_id in sorted(queue.batches(), reverse=True):
-        runner.run_batch(batch_id, queue)
+        import_job.run_batch(batch_id, queue)
     queue.drain()
     job = _job(org, job_id)
     assert job["status"] == "completed_with_errors"
@@ -169,7 +171,7 @@ def test_rows_without_public_id_get_a_stable_one(org, small_batches):
     for expected in ("created", "unchanged"):
         queue = LocalQueue()
         job_id = _submit(org, body, queue)
-        runner.run_job(job_id, queue)
+        job_runner.run_job(job_id, queue)
         queue.drain()
         assert _job(org, job_id)["progress"]["leads"][expected] == 2
     public_ids = [r["public_id"] for r in rows(org, "leads")]
@@ -179,14 +181,14 @@ def test_rows_without_public_id_get_a_stable_one(org, small_batches):
 def test_stalled_resumes_spend_attempts_only_without_progress(org, small_batches):
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=_accounts(4)), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     assert _job(org, job_id)["attempts"] == 1
-    runner.run_batch(queue.messages.pop(0)[1][1], queue)
+    import_job.run_batch(queue.messages.pop(0)[1][1], queue)
     queue.messages.clear()  # the worker "died" with its messages
-    runner.run_job(job_id, queue, stalled=True)  # progress since: no attempt spent
+    job_runner.run_job(job_id, queue, stalled=True)  # progress since: no attempt spent
     assert _job(org, job_id)["attempts"] == 1
     queue.messages.clear()
-    runner.run_job(job_id, queue, stalled=True)  # no progress since: one attempt
+    job_runner.run_job(job_id, queue, stalled=True)  # no progress since: one attempt
     assert _job(org, job_id)["attempts"] == 2
     queue.drain()  # the resume re-enqueued the pending batch
     job = _job(org, job_id)
@@ -214,7 +216,7 @@ def test_a_row_the_database_refuses_is_reported_not_the_batch(org, small_batches
                {"public_id": "lead_nul", "last_name": "refuse-me"},
                {"public_id": "lead_ok2", "last_name": "B"}]
     job_id = _submit(org, bundle(leads=rows_in), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     queue.drain()
     job = _job(org, job_id)
     assert job["status"] == "completed_with_errors"
@@ -235,7 +237,7 @@ def test_a_row_with_a_nul_byte_is_reported_not_the_batch(org, small_batches):
                {"public_id": "lead_nul", "custom_fields": {"x": "bad\u0000byte"}},
                {"public_id": "lead_ok2", "last_name": "B"}]
     job_id = _submit(org, bundle(leads=rows_in), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     queue.drain()
     job = _job(org, job_id)
     assert job["status"] == "completed_with_errors"
@@ -264,7 +266,7 @@ def test_an_import_refreshes_the_statistics_of_the_tables_it_filled(org, small_b
     queue = LocalQueue()
     contacts = [{"public_id": "cnt_stat", "first_name": "Only", "last_name": "One"}]
     job_id = _submit(org, bundle(accounts=_accounts(5, "acct_stat"), contacts=contacts), queue)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     queue.drain()
     assert _job(org, job_id)["status"] == "succeeded"
     checkpoint = job_service.get_job(uuid.UUID(org["organization_id"]), str(job_id)).checkpoint
@@ -279,7 +281,7 @@ def test_a_dry_run_refreshes_no_statistics(org, small_batches, monkeypatch):
     monkeypatch.setattr(table_statistics, "MIN_ROWS", 1)
     queue = LocalQueue()
     job_id = _submit(org, bundle(accounts=_accounts(3, "acct_dry")), queue, dry_run=True)
-    runner.run_job(job_id, queue)
+    job_runner.run_job(job_id, queue)
     queue.drain()
     assert _job(org, job_id)["status"] == "succeeded"
     checkpoint = job_service.get_job(uuid.UUID(org["organization_id"]), str(job_id)).checkpoint

@@ -96,7 +96,8 @@ def test_download_rules(client, org, other_org, worker):
 
     # a job no worker has picked up yet
     queued = export_jobs.create_export_job(uuid.UUID(org["organization_id"]),
-                                           {"gzip": False, "include_deleted": True})
+                                           {"gzip": False, "include_deleted": True},
+                                           lambda name, args: None)
     early = client.get(f"{API}/jobs/{queued.id}/download", headers=org["headers"])
     assert early.status_code == 409 and early.json["error"]["details"] == {"status": "queued"}
 
@@ -142,7 +143,8 @@ def test_cancel_between_chunks_and_single_runner(org, settings, monkeypatch):
     """In-process: a cancel seen at a progress write stops the run without leaving a file."""
     org_id = uuid.UUID(org["organization_id"])
     seed_small(org["organization_id"])
-    job = export_jobs.create_export_job(org_id, {"gzip": False, "include_deleted": True})
+    job = export_jobs.create_export_job(org_id, {"gzip": False, "include_deleted": True},
+                                        lambda name, args: None)
 
     with job_runs.job_lock(job.id) as got:  # another worker holds the job
         assert got
@@ -160,14 +162,15 @@ def test_cancel_between_chunks_and_single_runner(org, settings, monkeypatch):
     row = get_job(org_id, job.id)
     assert row.status == "cancelled" and row.result_key is None
     assert not get_storage().exists(export_jobs.result_key(org_id, job.id, False))
-    assert export_jobs.run_export_job(job.id).startswith("skipped")  # finished jobs stay finished
+    assert export_jobs.run_export_job(job.id) == "finished"  # finished jobs stay finished
 
 
 def test_a_redelivered_export_runs_again_and_replaces_the_file(org, settings):
     """In-process: a job left `running` by a dead worker is taken over and finished."""
     org_id = uuid.UUID(org["organization_id"])
     seed_small(org["organization_id"])
-    job = export_jobs.create_export_job(org_id, {"gzip": False, "include_deleted": True})
+    job = export_jobs.create_export_job(org_id, {"gzip": False, "include_deleted": True},
+                                        lambda name, args: None)
     key = export_jobs.result_key(org_id, job.id, False)
     with get_storage().writer(key) as handle:  # what a dead run could have left: a stale file
         handle.write(b"stale")

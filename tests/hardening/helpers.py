@@ -8,8 +8,10 @@ import uuid
 
 import orjson
 
-from shared.bundle import runner
-from shared.bundle.upload import RUN_TASK, submit_import
+from shared.bundle import import_job
+from shared.bundle.upload import submit_import
+from shared.jobs import runner as job_runner
+from shared.jobs.dispatch import IMPORT_BATCH_TASK, run_task
 from shared.services import jobs as job_service
 
 
@@ -25,10 +27,10 @@ class LocalQueue:
     def drain(self) -> None:
         while self.messages:
             name, args = self.messages.pop(0)
-            if name == RUN_TASK:
-                runner.run_job(uuid.UUID(args[0]), self)
-            elif name == runner.BATCH_TASK:
-                runner.run_batch(int(args[1]), self)
+            if name == run_task("import"):
+                job_runner.run_job(uuid.UUID(args[0]), self)
+            elif name == IMPORT_BATCH_TASK:
+                import_job.run_batch(int(args[1]), self)
 
 
 def run_import(org: dict, body, *, dry_run: bool = False) -> dict:

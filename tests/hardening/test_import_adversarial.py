@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from shared import db
-from shared.bundle import runner
+from shared.bundle import import_spool_phase
 from tests.bundles.helpers import bundle, rows, scalar
 from tests.hardening.helpers import job_errors, run_import
 
@@ -170,7 +170,7 @@ def test_an_unexpected_spool_error_fails_the_job_instead_of_leaving_it_running(
     def broken(*_args, **_kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(runner, "spool_bundle", broken)
+    monkeypatch.setattr(import_spool_phase, "spool_bundle", broken)
     job = run_import(org, bundle(accounts=[{"name": "x"}]))
     assert job["status"] == "failed"
     assert job["error"]["code"] == "spool_failed" and "RuntimeError" in job["error"]["message"]

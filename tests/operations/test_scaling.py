@@ -14,12 +14,11 @@ from shared import db
 from shared.bundle.export_jobs import create_export_job
 from shared.bundle.tables import import_batches
 from shared.bundle.upload import submit_import
+from shared.jobs.status import FINISHED
 from shared.services import jobs as job_service
 from shared.services.organizations import create_organization
 from tests.bundles.test_import_resume import isolated_queue  # noqa: F401  (fixture)
 from tests.conftest import WorkerProcess, wait_for
-
-FINISHED = ("succeeded", "completed_with_errors", "failed", "cancelled")
 
 
 def _submit(org_id: uuid.UUID, source, enqueue) -> uuid.UUID:
@@ -58,7 +57,7 @@ def test_an_export_only_pool_leaves_imports_queued(settings, org, isolated_queue
     job_id = _submit(org_id, io.BytesIO(orjson.dumps({"accounts": [{"name": "A"}]})), enqueue)
     exporter = WorkerProcess(settings, extra_env=env, queues="exports", concurrency=1).start()
     try:
-        export = create_export_job(org_id, {}, created_by="test")
+        export = create_export_job(org_id, {}, lambda name, args: None, created_by="test")
         enqueue("drippulse.export.run", [str(export.id)])
         assert _finished(org_id, export.id, timeout=120)["status"] == "succeeded"
         assert _job(org_id, job_id)["status"] == "queued"  # no import worker: it waits

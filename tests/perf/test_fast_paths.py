@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.bundle import runner
 from shared.fields import FieldError, _json_object
+from shared.jobs import runner as job_runner
 from tests.bundles.helpers import bundle, rows, scalar
 from tests.bundles.test_import_service import LocalQueue, _job, _submit
 
@@ -38,7 +38,7 @@ def test_reimport_events_point_at_the_stored_rows(org, fresh_settings):
     for payload in (body, body_changed):
         queue = LocalQueue()
         job_id = _submit(org, payload, queue)
-        runner.run_job(job_id, queue)
+        job_runner.run_job(job_id, queue)
         queue.drain()
         job_ids.append(job_id)
     assert _job(org, job_ids[1])["progress"]["accounts"] == {

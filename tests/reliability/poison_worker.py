@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import signal
 
-from shared.services import job_runs
+from shared.jobs import lifecycle
 
-_start_attempt = job_runs.start_attempt
+_start_attempt = lifecycle.start
 
 
 def _dying_start_attempt(job_id, max_attempts):
@@ -22,7 +22,7 @@ def _dying_start_attempt(job_id, max_attempts):
     return row
 
 
-job_runs.start_attempt = _dying_start_attempt
+lifecycle.start = _dying_start_attempt
 
 if __name__ == "__main__":
     from drippulse.cli import main

@@ -31,7 +31,8 @@ def _delivered_batches(org_id: uuid.UUID, job_id: uuid.UUID) -> list[int]:
 
 
 def test_a_second_delivery_skips_while_the_first_holds_the_job(client, org, workers, sweeper):
-    from shared.bundle import runner
+    from shared.bundle import import_job
+    from shared.jobs import runner as job_runner
     from shared.services.job_runs import job_lock
 
     bundle = h.make_bundle()
@@ -41,7 +42,7 @@ def test_a_second_delivery_skips_while_the_first_holds_the_job(client, org, work
     # 1. the job lock: while one delivery holds the job, another returns at once, changing nothing
     with job_lock(job_id) as held:
         assert held
-        assert runner.run_job(job_id, sweeper.enqueue) == "skipped"
+        assert job_runner.run_job(job_id, sweeper.enqueue) == "skipped"
         row = h.job_row(job_id)
         assert (row.status, row.attempts) == ("queued", 0)
     # 2. the batches: two workers run the job while every delivered batch is delivered again,
@@ -60,8 +61,8 @@ def test_a_second_delivery_skips_while_the_first_holds_the_job(client, org, work
             resent = True
         for batch_id in delivered:
             try:
-                outcomes[runner.run_batch(batch_id, sweeper.enqueue)] += 1
-            except runner.BatchBusy:
+                outcomes[import_job.run_batch(batch_id, sweeper.enqueue)] += 1
+            except import_job.BatchBusy:
                 outcomes["locked"] += 1
             except sa.exc.OperationalError:  # a deadlock victim: the task retries these too
                 outcomes["retry"] += 1

@@ -1,0 +1,184 @@
+"""Scheduling an import's batches — the import job's alone: which entity's batches are queued
+(entity order: parents first), how many at once, when the deferred parent references are
+applied, when statistics are refreshed, and when the job ends.
+
+`advance` moves the job on and is safe to call any number of times, concurrently (the job row
+is locked); `schedule_after_batch` runs inside each batch's transaction and queues one more
+batch of the entity (so other jobs' messages interleave: per-organization fairness), or moves
+the job on once the entity's last batch is done. Batch ids reach the broker only after the
+transaction that claimed them commits.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+import orjson
+import sqlalchemy as sa
+
+from shared import db
+from shared.bundle.references import apply_deferred_refs
+from shared.bundle.tables import import_batches, import_refs, import_row_keys
+from shared.entities import ENTITIES
+from shared.jobs import lifecycle
+from shared.jobs import progress as job_progress
+from shared.jobs.dispatch import Enqueue, batches_after_commit
+from shared.jobs.runner import load
+from shared.jobs.status import JobStatus
+from shared.models import jobs
+from shared.services import table_statistics
+from shared.storage import get_storage
+
+log = logging.getLogger("drippulse.import")
+
+# Batches of one job in the queue at once: enough to keep several workers busy on one import,
+# few enough that another organization's job waits behind at most this many.
+PARALLEL_BATCHES = 8
+
+
+def schedule_after_batch(conn: sa.Connection, batch, enqueue: Enqueue) -> None:
+    """In the transaction that marks `batch` done: claim the entity's next batch, or, when
+    none is pending, move the job on (after the commit)."""
+    org, job_id = batch.organization_id, batch.job_id
+    batches_after_commit(conn, enqueue, job_id,
+                         claim_batches(conn, org, job_id, batch.entity, 1))
+    remaining = conn.execute(sa.select(sa.func.count()).where(
+        import_batches.c.organization_id == org, import_batches.c.job_id == job_id,
+        import_batches.c.entity == batch.entity, import_batches.c.status == "pending")).scalar()
+    if remaining == 0:
+        db.after_commit(conn, lambda: advance(job_id, enqueue))
+
+
+def claim_batches(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
+                  plural: str, limit: int) -> list[int]:
+    """Mark up to `limit` pending, not yet enqueued batches of an entity as enqueued."""
+    if limit <= 0:
+        return []
+    pick = (sa.select(import_batches.c.id)
+            .where(import_batches.c.organization_id == organization_id,
+                   import_batches.c.job_id == job_id, import_batches.c.entity == plural,
+                   import_batches.c.status == "pending", import_batches.c.enqueued_at.is_(None))
+            .order_by(import_batches.c.seq).limit(limit).with_for_update(skip_locked=True))
+    return list(conn.execute(import_batches.update()
+                             .where(import_batches.c.id.in_(pick.scalar_subquery()))
+                             .values(enqueued_at=sa.func.now())
+                             .returning(import_batches.c.id)).scalars())
+
+
+def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str:
+    """Move the job on: cancel, apply deferred references, enqueue the current entity's batches,
+    or finalize. Safe to call any number of times, concurrently (the job row is locked)."""
+    job = load(job_id)
+    if job is None:
+        return "missing"
+    org = job.organization_id
+    cleanup = None
+    due, final = _statistics_due(job) if job.status == JobStatus.RUNNING else ([], False)
+    # the last entity's table is analyzed before the job is declared done (an export right
+    # after it plans with real row counts); an entity finished mid-job after the next entity's
+    # batches are queued, so the workers never wait for it; the change log once the job is
+    # done (an export does not read it)
+    before = [t for t in due if final and t != "change_events"]
+    later = [t for t in due if t not in before]
+    _record_analyzed(org, job_id, table_statistics.refresh(before))
+    with db.tenant_transaction(org) as conn:
+        job = conn.execute(sa.select(jobs).where(jobs.c.organization_id == org,
+                                                 jobs.c.id == job_id)
+                           .with_for_update(key_share=True)).one()
+        if job.status != JobStatus.RUNNING:
+            return job.status
+        checkpoint = dict(job.checkpoint or {})
+        dry_run = bool((job.params or {}).get("dry_run"))
+        if job.cancel_requested:
+            _end(conn, job, JobStatus.CANCELLED)
+            cleanup, state = job, JobStatus.CANCELLED.value
+        else:
+            pending = dict(conn.execute(
+                sa.select(import_batches.c.entity, sa.func.count())
+                .where(import_batches.c.organization_id == org,
+                       import_batches.c.job_id == job_id, import_batches.c.status == "pending")
+                .group_by(import_batches.c.entity)).all())
+            if "accounts" not in pending and not checkpoint.get("refs_applied"):
+                apply_deferred_refs(conn, org, job_id, dry_run)
+                checkpoint["refs_applied"] = True
+                conn.execute(jobs.update().where(jobs.c.organization_id == org,
+                                                 jobs.c.id == job_id)
+                             .values(checkpoint=checkpoint))
+            current = next((e.plural for e in ENTITIES if e.plural in pending), None)
+            if current is None:
+                errors = conn.execute(sa.select(jobs.c.error_count).where(
+                    jobs.c.organization_id == org, jobs.c.id == job_id)).scalar()
+                ending = (JobStatus.COMPLETED_WITH_ERRORS if errors else JobStatus.SUCCEEDED)
+                _end(conn, job, ending)
+                state = ending.value
+                cleanup = job
+            else:
+                if resume:
+                    conn.execute(import_batches.update().where(
+                        import_batches.c.organization_id == org,
+                        import_batches.c.job_id == job_id,
+                        import_batches.c.status == "pending").values(enqueued_at=None))
+                batches_after_commit(conn, enqueue, job_id,
+                                     claim_batches(conn, org, job_id, current, PARALLEL_BATCHES))
+                state = f"importing {current}"
+    if cleanup is not None:
+        _delete_files(cleanup)
+    if later:
+        _record_analyzed(org, job_id, table_statistics.refresh(later))
+    return state
+
+
+def _statistics_due(job) -> tuple[list[str], bool]:
+    """Tables to ANALYZE now: those of entities whose batches are all done and that got many
+    rows, once per job (the checkpoint remembers); and whether no batch is left at all. The
+    next entity's reference lookups and the first export after the import then plan with real
+    row counts."""
+    checkpoint = job.checkpoint or {}
+    if not checkpoint.get("spooled") or (job.params or {}).get("dry_run"):
+        return [], False
+    with db.tenant_transaction(job.organization_id) as conn:
+        pending = set(conn.execute(
+            sa.select(import_batches.c.entity).distinct()
+            .where(import_batches.c.organization_id == job.organization_id,
+                   import_batches.c.job_id == job.id, import_batches.c.status == "pending")
+        ).scalars())
+    progress, done = job.progress or {}, set(checkpoint.get("analyzed", []))
+    tables = [e.plural for e in ENTITIES if e.plural not in pending and e.plural not in done
+              and job_progress.written(progress, e.plural) >= table_statistics.MIN_ROWS]
+    written = sum(job_progress.written(progress, e.plural) for e in ENTITIES)
+    if not pending and "change_events" not in done and written >= table_statistics.MIN_ROWS:
+        tables.append("change_events")  # one `imported` event per row: the change log grew too
+    return tables, not pending
+
+
+def _record_analyzed(organization_id: uuid.UUID, job_id: uuid.UUID, tables: list[str]) -> None:
+    """Remember analyzed tables (read as a set: a table analyzed twice by racing hand-overs is
+    listed twice). Statistics are an optimization: a failure here is logged, not raised."""
+    if not tables:
+        return
+    try:
+        with db.tenant_transaction(organization_id) as conn:
+            # one atomic update: every other checkpoint writer reads the row under its lock
+            conn.execute(sa.text(
+                "UPDATE crm.jobs SET checkpoint = checkpoint || jsonb_build_object('analyzed', "
+                "coalesce(checkpoint->'analyzed', '[]'::jsonb) || CAST(:tables AS jsonb)) "
+                "WHERE organization_id = :org AND id = :job"),
+                {"tables": orjson.dumps(tables).decode(), "org": organization_id, "job": job_id})
+    except sa.exc.DBAPIError:
+        log.warning("import %s: could not record analyzed tables %s", job_id, tables,
+                    exc_info=True)
+
+
+def _end(conn: sa.Connection, job, status: JobStatus) -> None:
+    lifecycle.finish(job.id, status, conn=conn)
+    for table in (import_row_keys, import_refs):
+        conn.execute(table.delete().where(table.c.organization_id == job.organization_id,
+                                          table.c.job_id == job.id))
+
+
+def _delete_files(job) -> None:
+    storage = get_storage()
+    for key in ((job.checkpoint or {}).get("spool") or {}).values():
+        storage.delete(key)
+    if job.upload_key:
+        storage.delete(job.upload_key)
