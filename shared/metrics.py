@@ -27,13 +27,14 @@ from prometheus_client.metrics_core import Metric
 from shared import db
 from shared.broker import redis_client
 from shared.config import get_settings
+from shared.jobs.status import STATUSES
 from shared.worker_metrics import BATCH_BUCKETS, read_worker_metrics
 
 log = logging.getLogger("drippulse.metrics")
 
 QUEUES = ("imports", "exports", "maintenance")
 JOB_KINDS = ("import", "export")
-JOB_STATUSES = ("queued", "running", "succeeded", "completed_with_errors", "failed", "cancelled")
+JOB_STATUSES = STATUSES
 PRIORITY_SEP = "\x06\x16"  # kombu's Redis transport keeps priorities 3/6/9 in `<queue>\x06\x16<n>`
 PRIORITIES = (3, 6, 9)
 

@@ -76,7 +76,6 @@ jobs = sa.Table(
     sa.Column("request_hash", sa.Text()),
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("lease_owner", sa.Text()),
-    sa.Column("lease_expires_at", TS),
     sa.Column("cancel_requested", sa.Boolean(), nullable=False),
     sa.Column("warnings", pg.JSONB(), nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("created_by", sa.Text()),

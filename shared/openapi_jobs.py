@@ -33,8 +33,7 @@ COUNTS = {"type": "object", "properties": {
 JOB = {"type": "object", "properties": {
     "id": {"type": "string", "format": "uuid"},
     "kind": {"type": "string", "enum": ["import", "export"]},
-    "status": {"type": "string", "enum": ["queued", "running", "succeeded",
-                                          "completed_with_errors", "failed", "cancelled"]},
+    "status": {"type": "string", "enum": list(STATUSES)},
     "progress": {"type": "object", "properties": {e.plural: COUNTS for e in ENTITIES}},
     "percent": {"type": "integer", "minimum": 0, "maximum": 100},
     "error_count": {"type": "integer"},

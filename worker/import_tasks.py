@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from shared.bundle import import_job
 from shared.config import get_settings
 from shared.jobs.dispatch import IMPORT_BATCH_TASK
+from shared.jobs.runner import RunOutcome
 from shared.services.job_sweeper import sweep_stale_jobs
 from worker.app import celery_app
 from worker.job_tasks import enqueue
@@ -30,7 +31,7 @@ def import_batch(self, job_id: str, batch_id: int) -> str:
     except Exception as exc:  # a bug or data the validator let through: fail loudly, not forever
         log.exception("import batch %s of job %s failed", batch_id, job_id)
         import_job.fail_batch(uuid.UUID(job_id), int(batch_id), exc)
-        return "failed"
+        return RunOutcome.FAILED
 
 
 @celery_app.task(name="drippulse.maintenance.sweep_stale_jobs")

@@ -7,6 +7,7 @@ from api import context
 from api.enqueue import enqueue
 from shared.errors import ValidationFailed
 from shared.jobs import lifecycle
+from shared.jobs.status import JobStatus
 from shared.pagination import parse_limit
 from shared.services import error_export
 from shared.services import jobs as job_service
@@ -58,7 +59,7 @@ def cancel_job(job_id: str):
     row = lifecycle.request_cancel(context.org_id(), job_id)
     # a running job stops at its next batch boundary: 202 until then, 200 when already cancelled
     response = jsonify(job_service.job_json(row))
-    response.status_code = 200 if row.status == "cancelled" else 202
+    response.status_code = 200 if row.status == JobStatus.CANCELLED else 202
     return response
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.errors import AppError, Conflict, NotFound
+from shared.jobs.status import ACTIVE, JobStatus
 from shared.models import jobs
 from shared.services.jobs import get_job
 from shared.storage import get_storage
@@ -55,8 +56,8 @@ def open_download(organization_id: uuid.UUID, job_id: str) -> Download:
     job = get_job(organization_id, job_id)
     if job.kind != "export":
         raise NotFound("Only export jobs have a download")
-    if job.status != "succeeded":
-        message = ("The export is not finished yet" if job.status in ("queued", "running")
+    if job.status != JobStatus.SUCCEEDED:
+        message = ("The export is not finished yet" if job.status in ACTIVE
                    else f"The export ended {job.status} and has no file")
         raise Conflict(message, {"status": job.status})
     expired = {"expires_at": job.expires_at.isoformat() if job.expires_at else None}

@@ -33,7 +33,7 @@ def job_json(row: Any) -> dict[str, Any]:
     progress = m["progress"] or {}
     links = {"self": f"{API_BASE}/jobs/{job_id}", "errors": f"{API_BASE}/jobs/{job_id}/errors",
              "download": None}
-    if m["kind"] == "export" and m["status"] == "succeeded" and m["result_key"]:
+    if m["kind"] == "export" and m["status"] == JobStatus.SUCCEEDED and m["result_key"]:
         links["download"] = f"{API_BASE}/jobs/{job_id}/download"
     body = {
         "id": job_id,

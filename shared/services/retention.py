@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from shared import db
 from shared.bundle.tables import import_row_keys
 from shared.config import get_settings
+from shared.jobs.status import FINISHED
 from shared.models import job_errors, jobs
 from shared.storage import get_storage
 
 log = logging.getLogger("drippulse.retention")
 
-FINISHED = ("succeeded", "completed_with_errors", "failed", "cancelled")
 
 
 def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, int]:
