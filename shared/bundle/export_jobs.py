@@ -26,6 +26,7 @@ from shared.jobs.status import JobStatus
 from shared.models import jobs
 from shared.services.jobs import create_job
 from shared.storage import get_storage
+from shared.storage_keys import export_key
 from shared.worker_metrics import observe_batch
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,8 @@ def result_key(organization_id: uuid.UUID, job_id: uuid.UUID, gzip: bool,
                fmt: str = "json") -> str:
     """The file's storage key; its extension is what the download's type and name follow."""
     if fmt == "csv":
-        return f"exports/{organization_id}/{job_id}.zip"
-    return f"exports/{organization_id}/{job_id}.json" + (".gz" if gzip else "")
+        return export_key(organization_id, job_id, "zip")
+    return export_key(organization_id, job_id, "json.gz" if gzip else "json")
 
 
 class _Progress:

@@ -21,12 +21,9 @@ from shared import jsontext
 from shared.entities import ENTITIES
 from shared.interop.source import ORIGIN
 from shared.storage import Storage
+from shared.storage_keys import spool_key
 
 MAX_SYSTEMS = 20  # external systems tracked per entity of a converted upload
-
-
-def spool_key(organization_id: uuid.UUID, job_id: uuid.UUID, plural: str) -> str:
-    return f"imports/{organization_id}/{job_id}/{plural}.ndjson"
 
 
 @dataclass

@@ -23,6 +23,7 @@ from shared.ids import uuid7
 from shared.jobs.dispatch import Enqueue, dispatch_after_commit
 from shared.services.jobs import create_job, find_idempotent
 from shared.storage import CHUNK, get_storage
+from shared.storage_keys import upload_key
 
 log = logging.getLogger("drippulse.import")
 
@@ -40,7 +41,7 @@ class StoredUpload:
 def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID,
                  limit: int, *, expect_gzip: bool = False,
                  expected_size: int | None = None) -> StoredUpload:
-    key = f"uploads/{organization_id}/{job_id}.bundle"
+    key = upload_key(organization_id, job_id, "bundle")
     digest = hashlib.sha256()
     total = 0
     head = b""

@@ -25,6 +25,7 @@ from shared.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from shared.ids import uuid7
 from shared.interop.files import ZipProblem, ZipSourceFiles, inspect_zip
 from shared.storage import CHUNK, get_storage
+from shared.storage_keys import upload_key
 
 ZIP_MAGIC = b"PK\x03\x04"
 MAPPING_NAME = "mapping.json"
@@ -163,7 +164,7 @@ def submit_source_import(organization_id: uuid.UUID, actor: str, path: Path, *, 
     """Check the local zip, store it and create + enqueue its job; (job, created?)."""
     check_upload(path, source, limit)
     job_id = uuid7()
-    key = f"uploads/{organization_id}/{job_id}.zip"
+    key = upload_key(organization_id, job_id, "zip")
     digest = hashlib.sha256()
     storage = get_storage()
     size = 0
