@@ -32,7 +32,9 @@ COUNTS = {"type": "object", "properties": {
 
 JOB = {"type": "object", "properties": {
     "id": {"type": "string", "format": "uuid"},
-    "kind": {"type": "string", "enum": ["import", "export"]},
+    "kind": {"type": "string", "enum": ["import", "export", "revert"]},
+    "reverts": {"type": "string", "format": "uuid", "description": "reverts: the import undone"},
+    "force": {"type": "boolean", "description": "reverts: rows changed since are reverted too"},
     "status": {"type": "string", "enum": list(STATUSES)},
     "progress": {"type": "object", "properties": {e.plural: COUNTS for e in ENTITIES}},
     "percent": {"type": "integer", "minimum": 0, "maximum": 100},
@@ -155,6 +157,14 @@ def paths() -> dict[str, Any]:
             "tags": ["jobs"], "summary": "Cancel (queued: at once, 200; running: at the next batch, 202)",
             "responses": {**_job_response("200"), **_job_response("202"),
                           **_error("404", "409")}}},
+        f"{PREFIX}/jobs/{{job_id}}/revert": {"parameters": [job_id], "post": {
+            "tags": ["jobs"], "summary": "Undo a finished import: created rows soft-deleted, "
+                                         "updated rows restored (a revert job)",
+            "parameters": [_query("dry_run", "preview: counts and conflicts, nothing changed",
+                                  {"type": "boolean"}),
+                           _query("force", "also revert rows changed after the import",
+                                  {"type": "boolean"})],
+            "responses": {**_job_response("202"), **_error("404", "409", "422")}}},
         f"{PREFIX}/jobs/{{job_id}}/retry": {"parameters": [job_id], "post": {
             "tags": ["jobs"], "summary": "Queue a failed job again; it resumes from its checkpoint",
             "responses": {**_job_response("202"), **_error("404", "409")}}},

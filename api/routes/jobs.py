@@ -5,6 +5,8 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 
 from api import context
 from api.enqueue import enqueue
+from shared.bundle.export_options import parse_flag
+from shared.bundle.revert_job import create_revert
 from shared.errors import ValidationFailed
 from shared.jobs import lifecycle
 from shared.jobs.status import JobStatus
@@ -42,6 +44,10 @@ def job_errors(job_id: str):
     return jsonify({"items": items, "next": next_cursor})
 
 
+def flag(args, name: str) -> bool:
+    return parse_flag(name, args.get(name), False)
+
+
 def error_file(job_id: str, fmt: str) -> Response:
     if fmt not in error_export.FORMATS:
         raise ValidationFailed("Invalid format", {"format": ["must be csv or jsonl"]})
@@ -60,6 +66,19 @@ def cancel_job(job_id: str):
     # a running job stops at its next batch boundary: 202 until then, 200 when already cancelled
     response = jsonify(job_service.job_json(row))
     response.status_code = 200 if row.status == JobStatus.CANCELLED else 202
+    return response
+
+
+@bp.post("/<job_id>/revert")
+def revert_job(job_id: str):
+    """Undo a finished import (`?dry_run=true` previews it, `?force=true` reverts rows changed
+    since): 202 with the revert job."""
+    row = create_revert(context.org_id(), job_id, dry_run=flag(request.args, "dry_run"),
+                        force=flag(request.args, "force"), actor=context.actor(),
+                        enqueue=enqueue)
+    response = jsonify(job_service.job_json(row))
+    response.status_code = 202
+    response.headers["Location"] = f"{CRM_API}/jobs/{row.id}"
     return response
 
 

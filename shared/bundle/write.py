@@ -48,9 +48,14 @@ WITH up AS (
         (id, organization_id, record_type, record_id, public_id, event_type, changes, actor,
          job_id, occurred_at)
     SELECT x.event_id, :org, :record_type, x.record_id, x.public_id, 'imported',
-           jsonb_build_object('outcome', CASE WHEN x.inserted IS NULL THEN 'unchanged'
-                                              WHEN x.inserted THEN 'created'
-                                              ELSE 'updated' END),
+           CASE WHEN x.inserted IS NULL THEN '{{"outcome": "unchanged"}}'::jsonb
+                WHEN x.inserted THEN '{{"outcome": "created"}}'::jsonb
+                -- the before-image an undo restores: this subquery reads the statement's
+                -- snapshot, i.e. the row as it was before the upsert above changed it; only
+                -- updated rows pay for it (a creating import writes no before-image)
+                ELSE jsonb_build_object('outcome', 'updated', 'before',
+                    (SELECT to_jsonb(cur) - CAST(:fixed AS text[]) FROM {table} cur
+                     WHERE cur.organization_id = :org AND cur.public_id = x.public_id)) END,
            :actor, :job, now()
     FROM (
         -- the stored id is looked up only for unchanged rows (COALESCE stops at the first
@@ -113,6 +118,7 @@ def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
                 copy.write_row(values)
     created, updated = conn.execute(sa.text(upsert_sql(entity.name)), {
         "org": organization_id, "record_type": entity.name, "actor": actor, "job": job_id,
+        "fixed": list(FIXED_COLUMNS),
     }).one()
     conn.execute(sa.text(f"DROP TABLE {STAGE}"))
     return created, updated, len(rows) - created - updated

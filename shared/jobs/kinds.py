@@ -22,7 +22,8 @@ from typing import Any
 from shared.jobs.dispatch import Enqueue
 from shared.jobs.status import JobStatus
 
-KIND_MODULES = ("shared.bundle.import_job", "shared.bundle.export_jobs")
+KIND_MODULES = ("shared.bundle.import_job", "shared.bundle.export_jobs",
+                "shared.bundle.revert_job")
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,12 @@ def with_totals(totals: dict[str, int]) -> Progress:
 
 
 def added(progress: Progress, plural: str, counts: dict[str, int]) -> Progress:
-    """The progress with one unit of work's counts added to an entity's counters."""
-    entry = {c: int((progress.get(plural) or {}).get(c, 0)) for c in COUNTERS}
+    """The progress with one unit of work's counts added to an entity's counters (a kind may
+    count more than COUNTERS: a revert counts deleted and restored rows)."""
+    existing = progress.get(plural) or {}
+    entry = {k: int(v) for k, v in existing.items()} if existing else dict.fromkeys(COUNTERS, 0)
     for name, value in counts.items():
-        entry[name] += value
+        entry[name] = entry.get(name, 0) + value
     return {**progress, plural: entry}
 
 

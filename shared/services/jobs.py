@@ -56,6 +56,9 @@ def job_json(row: Any) -> dict[str, Any]:
     if m["kind"] == "import":
         body["source"] = (m["params"] or {}).get("source", "bundle")
         body["warnings"] = m["warnings"] or []
+    if m["kind"] == "revert":
+        body["reverts"] = (m["params"] or {}).get("reverts")
+        body["force"] = bool((m["params"] or {}).get("force"))
     if m["kind"] == "export":
         body["format"] = (m["params"] or {}).get("format", "json")
         body["result_size"] = m["result_size"]

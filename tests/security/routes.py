@@ -51,6 +51,7 @@ CLASSIFIED: dict[str, dict[str, str]] = {
     "/api/v1/crm/jobs/<job_id>/errors": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/cancel": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/retry": {"job_id": "job"},
+    "/api/v1/crm/jobs/<job_id>/revert": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/download": {"job_id": "export_job"},
 }
 
