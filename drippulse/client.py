@@ -250,6 +250,14 @@ class DripPulseClient:
                                "this server cannot retry jobs; submit the file again") from exc
             raise
 
+    def revert_job(self, job_id: str, *, dry_run: bool = False, force: bool = False) -> dict:
+        """Undo a finished import; returns the revert job (202). 409 when it is not a finished
+        import or is already reverted."""
+        query = "&".join(name for name, on in (("dry_run=true", dry_run), ("force=true", force))
+                         if on)
+        return self._json("POST", f"{API}/jobs/{job_id}/revert" + (f"?{query}" if query else ""),
+                          expect=(202,))
+
     def wait_for_job(self, job_id: str, *, on_progress: Callable[[dict], None] | None = None,
                      timeout: float | None = None, initial_interval: float = 0.3,
                      max_interval: float = 5.0) -> dict:

@@ -69,6 +69,14 @@ def cmd_retry(args: argparse.Namespace) -> int:
                               lambda job, out: print(render.job_line(job), file=out))
 
 
+@client_command
+def cmd_revert(args: argparse.Namespace) -> int:
+    client = make_client(args)
+    job = client.revert_job(args.id, dry_run=args.dry_run, force=args.force)
+    return _follow_and_report(client, job, args,
+                              lambda job, out: print(render.job_line(job), file=out))
+
+
 def _follow_and_report(client, job: dict, args: argparse.Namespace, show) -> int:
     """With --wait, follow the job like `import` does; then print it (or its JSON)."""
     if args.wait:
@@ -84,7 +92,7 @@ def _follow_and_report(client, job: dict, args: argparse.Namespace, show) -> int
 
 def register(sub: argparse._SubParsersAction) -> None:
     common = client_options()
-    jobs = sub.add_parser("jobs", help="list, inspect, cancel and retry import/export jobs")
+    jobs = sub.add_parser("jobs", help="list, inspect, cancel, retry and revert jobs")
     cmds = jobs.add_subparsers(dest="jobs_cmd", metavar="ACTION")
     cmds.required = True
 
@@ -97,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         return p
 
     p = action("list", cmd_list, "recent jobs, newest first", with_id=False)
-    p.add_argument("--kind", choices=("import", "export"))
+    p.add_argument("--kind", choices=("import", "export", "revert"))
     p.add_argument("--status")
     p.add_argument("--limit", type=int, default=20)
     p = action("show", cmd_show, "one job's status and counts")
@@ -109,3 +117,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jsonl", action="store_true", help="one JSON object per line")
     p = action("retry", cmd_retry, "run a failed or cancelled job again (if the server can)")
     p.add_argument("--wait", action="store_true", help="follow the new run")
+    p = action("revert", cmd_revert, "undo a finished import: rows it created are deleted, "
+               "rows it updated get their values back")
+    p.add_argument("--dry-run", action="store_true",
+                   help="preview: what would be reverted and the conflicts, nothing changed")
+    p.add_argument("--force", action="store_true",
+                   help="also revert rows someone changed after the import")
+    p.add_argument("--wait", action="store_true", help="follow the revert to its end")

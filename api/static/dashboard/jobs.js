@@ -6,6 +6,7 @@
   const table = document.getElementById("jobs");
   const more = document.getElementById("more");
   const detail = document.getElementById("job-detail");
+  const undo = document.getElementById("undo");
   let cursor = null;
   let refresh = null;
 
@@ -16,7 +17,10 @@
     } catch (err) { fail(err); }
   }
 
-  const select = (job) => Jobs.follow(detail, job).then(() => load(true)).catch(fail);
+  const select = (job) => {
+    undo.hidden = true;
+    return Jobs.follow(detail, job).then((done) => { Undo.offer(undo, done || job); return load(true); }).catch(fail);
+  };
 
   async function load(reset) {
     try {
