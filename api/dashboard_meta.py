@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from shared.entities import ENTITIES, RECORD_TYPES, Entity, Field
+from shared.entities import ENTITIES, Entity, Field
 
 # Sidebar order of the CRM section (people think accounts first, activities last).
 SIDEBAR = ("accounts", "contacts", "leads", "opportunities", "activities")
@@ -36,7 +36,7 @@ def entity_meta(entity: Entity) -> dict[str, Any]:
     refs = [{"name": r.name, "target": r.target, "column": r.column, "public_field": r.public_field}
             for r in entity.references]
     fields = [_field(f) for f in entity.fields]
-    polymorphic = any(r.target == "*" for r in entity.references)
+    record_types = [t for r in entity.polymorphic_references for t in r.record_types]
     shown = [f.name for f in entity.fields if f.name != "stage_position"]
     return {
         "name": entity.name,
@@ -46,7 +46,7 @@ def entity_meta(entity: Entity) -> dict[str, Any]:
         "fields": fields,
         "references": refs,
         "list_columns": shown[:LIST_COLUMNS],
-        "record_types": list(RECORD_TYPES) if polymorphic else [],
+        "record_types": record_types,
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared import openapi_jobs
-from shared.entities import COMMON_FIELDS, ENTITIES, RECORD_TYPES, Entity
+from shared.entities import COMMON_FIELDS, ENTITIES, PLACEMENT_IDS, STAGE_NAME, Entity
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.schemas import PUBLIC_ID_RE
 from shared.serializers import api_keys
@@ -45,13 +45,12 @@ def _field_schemas(entity: Entity) -> dict[str, dict]:
     for ref in entity.references:
         props[ref.public_field] = _nullable(REF)
         props[ref.column] = _nullable(UUID)
-    if entity.name == "activity":
-        props["record_type"] = _nullable(
-            {"type": "string", "enum": ["account", "contact", "lead", "opportunity"]})
-    if entity.name == "opportunity":
-        props["pipeline_id"] = {**REF, "description": "uuid or public_id"}
-        props["pipeline_stage_id"] = {**REF, "description": "uuid or public_id"}
-        props["pipeline_stage_name"] = {"type": "string", "readOnly": True}
+    for ref in entity.polymorphic_references:
+        props[ref.type_column] = _nullable({"type": "string", "enum": list(ref.record_types)})
+    if entity.stage_placement:
+        for key in PLACEMENT_IDS:
+            props[key] = {**REF, "description": "uuid or public_id"}
+        props[STAGE_NAME] = {"type": "string", "readOnly": True}
     return props
 
 
@@ -83,10 +82,11 @@ def record_schemas(entity: Entity) -> dict[str, dict]:
 def _filter_schema(entity: Entity, name: str) -> dict:
     """The value a list filter accepts (record_filters validates exactly this)."""
     kinds = {f.name: f.kind for f in entity.fields}
+    type_filters = {r.type_column: r.record_types for r in entity.polymorphic_references}
     if name == "updated_since":
         return TS
-    if name == "record_type":
-        return {"type": "string", "enum": list(RECORD_TYPES)}
+    if name in type_filters:
+        return {"type": "string", "enum": list(type_filters[name])}
     if name in ("status", "type") and name in kinds and kinds[name].name == "choice":
         return dict(kinds[name].openapi)
     if name in {ref.column for ref in entity.references}:

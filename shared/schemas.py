@@ -7,11 +7,12 @@ validator accept and reject exactly the same values. References are accepted as
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
 
-from shared.entities import COMMON_FIELDS, RECORD_TYPES, Entity
+from shared.entities import COMMON_FIELDS, PLACEMENT_IDS, STAGE_NAME, Entity
 from shared.errors import ValidationFailed
 from shared.fields import FieldError, Kind, text_problem
 
@@ -21,7 +22,7 @@ PUBLIC_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 READ_ONLY = ("id", "organization_id", "created_at", "updated_at", "deleted_at")
 # Derived on output, never written by a client.
-DERIVED = ("pipeline_stage_name",)
+DERIVED = (STAGE_NAME,)
 
 
 def convert_public_id(value: Any) -> str:
@@ -85,21 +86,23 @@ def _build_schema(entity: Entity, partial: bool) -> ma.Schema:
         declared[f.name] = _field(f.kind, required=f.required and not partial, nullable=nullable)
     for key in reference_keys(entity):
         declared[key] = KindField(_convert_ref, allow_none=True)
-    if entity.name == "activity":
-        declared["record_type"] = KindField(_record_type, allow_none=True)
-    if entity.name == "opportunity":
-        declared["pipeline_id"] = KindField(_convert_ref, allow_none=False)
-        declared["pipeline_stage_id"] = KindField(_convert_ref, allow_none=False)
+    for ref in entity.polymorphic_references:
+        declared[ref.type_column] = KindField(_one_of(ref.record_types), allow_none=True)
+    if entity.stage_placement:
+        for key in PLACEMENT_IDS:
+            declared[key] = KindField(_convert_ref, allow_none=False)
     if not partial:
         declared["public_id"] = KindField(convert_public_id, allow_none=True)
     schema_cls = ma.Schema.from_dict(declared, name=f"{entity.name}_{'patch' if partial else 'post'}")
     return schema_cls(unknown=ma.RAISE)
 
 
-def _record_type(value: Any) -> str:
-    if value not in RECORD_TYPES or not isinstance(value, str):
-        raise FieldError("must be one of: " + ", ".join(RECORD_TYPES))
-    return value
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices or not isinstance(value, str):
+            raise FieldError("must be one of: " + ", ".join(choices))
+        return value
+    return convert
 
 
 def load_record(entity: Entity, body: Any, *, partial: bool) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Row mapping -> JSON-ready dict, for the API and the bundle export alike.
 
 The mapping is a row of `record_query.record_select(entity)` (or anything with the same keys):
-the table's columns plus `<ref>_public_id` for each reference (and `pipeline_stage_name` for
-opportunities). The key plan is computed once per entity, so serializing is a loop over tuples.
+the table's columns plus `<ref>_public_id` for each reference (and the stage's name for an
+entity with a stage placement). The key plan is computed once per entity, so serializing is a loop over tuples.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from shared.entities import ENTITIES, Entity
+from shared.entities import ENTITIES, PLACEMENT_IDS, STAGE_NAME, Entity
 
 
 def _json_value(value: Any) -> Any:
@@ -33,11 +33,11 @@ def bundle_keys(entity: Entity) -> tuple[str, ...]:
     """The keys of a bundle row, in output order (docs/architecture.md, "Bundle format")."""
     keys = ["public_id", *entity.field_names]
     for ref in entity.references:
-        if ref.target == "*":
-            keys.append("record_type")
+        if ref.polymorphic:
+            keys.append(ref.type_column)
         keys.append(ref.public_field)
-    if entity.name == "opportunity":
-        keys += ["pipeline_id", "pipeline_stage_id", "pipeline_stage_name"]
+    if entity.stage_placement:
+        keys += [*PLACEMENT_IDS, STAGE_NAME]
     keys += ["external_system", "external_id", "custom_fields",
              "created_at", "updated_at", "deleted_at"]
     return tuple(keys)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from api import dashboard_meta, session_auth
+from shared.entities import BY_PLURAL
 from shared.errors import NotFound
 from shared.urls import CRM_API
 
@@ -44,8 +45,8 @@ def home():
 @bp.get("/crm/<plural>")
 def records(plural: str):
     meta = _entity(plural)
-    if plural == "opportunities":
-        return _page("opportunities.html", "Opportunities", plural, entity=plural)
+    if BY_PLURAL[plural].stage_placement:  # its rows sit on stages: the board page
+        return _page("opportunities.html", meta["label"], plural, entity=plural)
     return _page("records.html", meta["label"], plural, entity=plural)
 
 

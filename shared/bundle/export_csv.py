@@ -75,9 +75,9 @@ def file_mapping(entity: Entity, custom: list[CustomColumn]) -> dict[str, Any]:
             columns[name] = name
             continue
         references[name] = {"column": name, "by": "public_id"}
-        if ref.target == "*":
-            # the target entity varies per row: the row's own record_type column names it
-            references[name]["entity_column"] = "record_type"
+        if ref.polymorphic:
+            # the target entity varies per row: the row's own type column names it
+            references[name]["entity_column"] = ref.type_column
     columns.update({c.name: c.name for c in custom})
     return {"file": file_name(entity), "entity": entity.plural, "columns": columns,
             "references": references, "types": {c.name: "json" for c in custom if c.as_json},

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from psycopg import sql
 
 from shared.csv_safety import inert_sql
-from shared.entities import BY_NAME, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
+from shared.entities import BY_NAME, PLACEMENT_IDS, STAGE_NAME, TIMESTAMP_FIELDS, Entity
 from shared.serializers import bundle_keys
 
 # CSV with a quote and a delimiter byte that JSON text cannot contain (control characters are
@@ -70,29 +70,29 @@ def _expressions_and_joins(entity: Entity, include_deleted: bool
     joins: list[sql.Composable] = []
     for i, ref in enumerate(entity.references):
         column = sql.SQL("r.{}").format(sql.Identifier(ref.column))
-        if ref.target == "*":
-            # Polymorphic: one join per record type, each only matching its own type.
+        if ref.polymorphic:
+            # One join per record type, each only matching its own type.
+            type_column = sql.SQL("r.{}").format(sql.Identifier(ref.type_column))
             branches = []
-            for rt in RECORD_TYPES:
+            for rt in ref.record_types:
                 alias = f"ref{i}_{rt}"
                 joins.append(_join(alias, BY_NAME[rt].plural, column, include_deleted,
-                                   sql.SQL(" AND r.record_type = {}").format(sql.Literal(rt))))
+                                   sql.SQL(" AND {} = {}").format(type_column, sql.Literal(rt))))
                 branches.append(sql.SQL("{}.public_id").format(sql.Identifier(alias)))
             public = sql.SQL("coalesce({})").format(sql.SQL(", ").join(branches))
             # A record that cannot be named leaves no half reference (type without id).
-            exprs["record_type"] = sql.SQL(
-                "CASE WHEN {} IS NULL THEN NULL ELSE r.record_type END").format(public)
+            exprs[ref.type_column] = sql.SQL(
+                "CASE WHEN {} IS NULL THEN NULL ELSE {} END").format(public, type_column)
             exprs[ref.public_field] = public
         else:
             alias = f"ref{i}"
             joins.append(_join(alias, BY_NAME[ref.target].plural, column, include_deleted))
             exprs[ref.public_field] = sql.SQL("{}.public_id").format(sql.Identifier(alias))
-    if entity.name == "opportunity":
+    if entity.stage_placement:
         joins.append(_join("stage", "opportunity_pipeline_stages", sql.SQL("r.pipeline_stage_id"),
                            True))
-        exprs.update(pipeline_id=sql.SQL("r.pipeline_id"),
-                     pipeline_stage_id=sql.SQL("r.pipeline_stage_id"),
-                     pipeline_stage_name=sql.SQL("stage.name"))
+        exprs.update({key: sql.SQL("r.{}").format(sql.Identifier(key)) for key in PLACEMENT_IDS})
+        exprs[STAGE_NAME] = sql.SQL("stage.name")
     return exprs, joins
 
 
@@ -158,7 +158,7 @@ def custom_keys_query(entity: Entity, organization_id: uuid.UUID, include_delete
 def _formula_free(entity: Entity, name: str) -> bool:
     """Cells whose text Postgres makes from a timestamp, a date or a uuid start with a digit or
     a hex digit, never with a formula character: they skip the check (3 to 6 cells a row)."""
-    if name in TIMESTAMP_FIELDS or name in ("pipeline_id", "pipeline_stage_id"):
+    if name in TIMESTAMP_FIELDS or name in PLACEMENT_IDS:
         return True
     kind = next((f.kind for f in entity.fields if f.name == name), None)
     return kind is not None and kind.name in ("date", "datetime")

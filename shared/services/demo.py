@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from shared import db
-from shared.entities import BY_PLURAL, ENTITIES, pipelines, stages
+from shared.entities import BY_PLURAL, ENTITIES, STAGE_NAME, pipelines, stages
 from shared.ids import mint_public_id
 from shared.services import records
 
@@ -31,7 +31,7 @@ STAGE_NAMES = ("Unassigned", "Prospect", "Qualification", "Proposal", "Negotiati
                "Won", "Lost")
 
 # bundle-only keys: timestamps are the server's, the stage name becomes a stage id
-WRITE_SKIP = ("created_at", "updated_at", "deleted_at", "pipeline_stage_name")
+WRITE_SKIP = ("created_at", "updated_at", "deleted_at", STAGE_NAME)
 
 # rows per entity at scale 1: a small organization a person can look through
 PER_SCALE = {"accounts": 5, "contacts": 12, "opportunities": 10, "leads": 6, "activities": 15}
@@ -126,8 +126,8 @@ def load_sample(organization_id: uuid.UUID, scale: int = 1, seed: int | None = N
         stage_ids = _default_stages(conn, organization_id)
     for plural, row in sample_rows(scale, seed):
         body = {k: v for k, v in row.items() if k not in WRITE_SKIP}
-        if plural == "opportunities":
-            body["pipeline_stage_id"] = str(stage_ids[row["pipeline_stage_name"]])
+        if BY_PLURAL[plural].stage_placement:
+            body["pipeline_stage_id"] = str(stage_ids[row[STAGE_NAME]])
         records.create(BY_PLURAL[plural], organization_id, body, actor="demo")
         counts[plural] += 1
     return counts

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.entities import BY_NAME, RECORD_TYPES, Entity, pipelines, stages
+from shared.entities import BY_NAME, Entity, Reference, pipelines, stages
 from shared.errors import ValidationFailed
 from shared.fields import DATETIME, FieldError
 from shared.ids import parse_uuid
@@ -57,11 +57,13 @@ def _uuid_or_public(name: str, table: sa.Table, column: str) -> Builder:
     return build
 
 
-def _record_public(entity: Entity, org: uuid.UUID, value: str, record_type: str | None):
+def _typed_public(entity: Entity, org: uuid.UUID, ref: Reference, value: str,
+                  record_type: str | None) -> sa.ColumnElement[bool]:
+    """A polymorphic reference by public_id: the type filter says which entity to look in."""
     if record_type is None:
-        raise _fail("record_public_id", "needs record_type")
+        raise _fail(ref.public_field, f"needs {ref.type_column}")
     t = BY_NAME[record_type].table
-    return entity.table.c.record_id == sa.select(t.c.id).where(
+    return entity.table.c[ref.column] == sa.select(t.c.id).where(
         t.c.organization_id == org, t.c.public_id == value).scalar_subquery()
 
 
@@ -109,8 +111,8 @@ def builders(entity: Entity) -> dict[str, Builder]:
         "q": _search,
     }
     for ref in entity.references:
-        if ref.target == "*":
-            found["record_type"] = _record_type
+        if ref.polymorphic:
+            found[ref.type_column] = _one_of(ref.type_column, ref.record_types)
             found[ref.column] = _uuid_ref(ref.column, ref.column)
             continue
         found[ref.column] = _uuid_ref(ref.column, ref.column)
@@ -120,22 +122,25 @@ def builders(entity: Entity) -> dict[str, Builder]:
     for field in EQUALITY:
         if field in entity.field_names:
             found[field] = _field_equals(field)
-    if entity.name == "opportunity":
+    if entity.stage_placement:
         found["pipeline_id"] = _uuid_or_public("pipeline_id", pipelines, "pipeline_id")
         found["pipeline_stage_id"] = _uuid_or_public("pipeline_stage_id", stages,
                                                      "pipeline_stage_id")
     return found
 
 
-def _record_type(entity: Entity, org: uuid.UUID, value: str) -> sa.ColumnElement[bool]:
-    if value not in RECORD_TYPES:
-        raise _fail("record_type", "must be one of: " + ", ".join(RECORD_TYPES))
-    return entity.table.c.record_type == value
+def _one_of(column: str, choices: tuple[str, ...]) -> Builder:
+    def build(entity: Entity, org: uuid.UUID, value: str) -> sa.ColumnElement[bool]:
+        if value not in choices:
+            raise _fail(column, "must be one of: " + ", ".join(choices))
+        return entity.table.c[column] == value
+    return build
 
 
 def allowed_params(entity: Entity) -> tuple[str, ...]:
-    extra = ("record_public_id",) if entity.name == "activity" else ()
-    return (*PAGING, *builders(entity), *extra)
+    # a polymorphic reference's public_id is no builder: it needs the type filter's value too
+    typed = tuple(ref.public_field for ref in entity.polymorphic_references)
+    return (*PAGING, *builders(entity), *typed)
 
 
 def conditions(entity: Entity, org: uuid.UUID, params: Mapping[str, Any]
@@ -148,9 +153,10 @@ def conditions(entity: Entity, org: uuid.UUID, params: Mapping[str, Any]
     found = builders(entity)
     conds = [found[name](entity, org, value) for name, value in params.items()
              if name in found and value != ""]
-    if params.get("record_public_id"):
-        conds.append(_record_public(entity, org, params["record_public_id"],
-                                    params.get("record_type") or None))
+    for ref in entity.polymorphic_references:
+        if params.get(ref.public_field):
+            conds.append(_typed_public(entity, org, ref, params[ref.public_field],
+                                       params.get(ref.type_column) or None))
     return conds
 
 

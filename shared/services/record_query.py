@@ -9,12 +9,12 @@ import uuid
 
 import sqlalchemy as sa
 
-from shared.entities import BY_NAME, RECORD_TYPES, Entity, stages
+from shared.entities import BY_NAME, STAGE_NAME, Entity, stages
 
 
 def record_select(entity: Entity, organization_id: uuid.UUID,
                   base: sa.FromClause | None = None) -> sa.Select:
-    """SELECT the entity's columns + `<ref>_public_id` (+ `pipeline_stage_name`), scoped to one org.
+    """SELECT the entity's columns + `<ref>_public_id` (+ the stage's name), scoped to one org.
 
     `base` is the entity's table or a subquery of its rows (e.g. one page: filter, order and
     LIMIT first, join the references after, so the joins only ever touch that page even when
@@ -31,13 +31,13 @@ def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None
     columns: list = list(t.c)
     from_ = base if start is None else start
     for ref in entity.references:
-        if ref.target == "*":
-            # Polymorphic (activity.record): one outer join per record type, the matching one wins.
+        if ref.polymorphic:
+            # One outer join per record type, the one the row's type names wins.
             public_ids = []
-            for record_type in RECORD_TYPES:
+            for record_type in ref.record_types:
                 target = BY_NAME[record_type].table.alias(f"ref_{ref.name}_{record_type}")
                 from_ = from_.outerjoin(target, sa.and_(
-                    t.c.record_type == record_type,
+                    t.c[ref.type_column] == record_type,
                     target.c.organization_id == t.c.organization_id,
                     target.c.id == t.c[ref.column],
                 ))
@@ -50,11 +50,11 @@ def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None
             target.c.id == t.c[ref.column],
         ))
         columns.append(target.c.public_id.label(ref.public_field))
-    if entity.name == "opportunity":
+    if entity.stage_placement:
         stage = stages.alias("ref_stage")
         from_ = from_.outerjoin(stage, sa.and_(
             stage.c.organization_id == t.c.organization_id, stage.c.id == t.c.pipeline_stage_id))
-        columns.append(stage.c.name.label("pipeline_stage_name"))
+        columns.append(stage.c.name.label(STAGE_NAME))
     return from_, columns
 
 

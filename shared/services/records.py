@@ -44,21 +44,23 @@ def _defaults(entity: Entity, values: dict[str, Any]) -> None:
             values[f.name] = f.default
 
 
-def _check_parent_cycle(conn: sa.Connection, entity: Entity, org: uuid.UUID,
-                        record_id: uuid.UUID, values: dict, problems: dict) -> None:
-    """An account may not become its own ancestor."""
-    parent = values.get("parent_account_id")
-    if entity.name != "account" or parent is None:
-        return
+def _check_cycles(conn: sa.Connection, entity: Entity, org: uuid.UUID,
+                  record_id: uuid.UUID, values: dict, problems: dict) -> None:
+    """A row may not become its own ancestor through an acyclic self reference."""
     t = entity.table
-    chain = sa.select(t.c.id, t.c.parent_account_id).where(
-        t.c.organization_id == org, t.c.id == parent).cte("chain", recursive=True)
-    chain = chain.union(sa.select(t.c.id, t.c.parent_account_id).where(
-        t.c.organization_id == org, t.c.id == chain.c.parent_account_id))
-    if conn.execute(sa.select(sa.literal(True)).where(
-            sa.exists().where(chain.c.id == record_id))).scalar():
-        problems.setdefault("parent_account_public_id", []).append(
-            "would make the account its own ancestor")
+    for ref in entity.references:
+        parent = values.get(ref.column)
+        if not ref.acyclic or parent is None:
+            continue
+        link = t.c[ref.column]
+        chain = sa.select(t.c.id, link).where(
+            t.c.organization_id == org, t.c.id == parent).cte("chain", recursive=True)
+        chain = chain.union(sa.select(t.c.id, link).where(
+            t.c.organization_id == org, t.c.id == chain.c[ref.column]))
+        if conn.execute(sa.select(sa.literal(True)).where(
+                sa.exists().where(chain.c.id == record_id))).scalar():
+            problems.setdefault(ref.public_field, []).append(
+                f"would make the {entity.name} its own ancestor")
 
 
 def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
     with db.tenant_transaction(org) as conn:
         problems: dict[str, list[str]] = {}
         values = references.resolve(conn, org, entity, data, None, problems)
-        if entity.name == "opportunity":
+        if entity.stage_placement:
             values |= stages.place(conn, org, data, None, problems)
         if problems:
             raise ValidationFailed("Invalid " + entity.name, problems)
@@ -88,7 +90,7 @@ def create(entity: Entity, org: uuid.UUID, body: Any, actor: str) -> dict[str, A
         if inserted is None:
             raise Conflict(f"public_id {public_id} is already used by another {entity.name}",
                            {"public_id": [f"{public_id} is taken"]}, code="duplicate_public_id")
-        if entity.name == "opportunity" and position is not None:
+        if entity.stage_placement and position is not None:
             stages.lock_board(conn, org)
             stages.renumber(conn, org, values["pipeline_stage_id"], record_id, position)
         row = _fetch(conn, entity, org, record_id)
@@ -123,14 +125,14 @@ def update(entity: Entity, org: uuid.UUID, record_id: str, body: Any, actor: str
     data = load_record(entity, body, partial=True)
     t = entity.table
     with db.tenant_transaction(org) as conn:
-        if entity.name == "opportunity" and any(k in data for k in stages.PLACEMENT_KEYS):
+        if entity.stage_placement and any(k in data for k in stages.PLACEMENT_KEYS):
             stages.lock_board(conn, org)
         current = _fetch(conn, entity, org, record_id, for_update=True)
         problems: dict[str, list[str]] = {}
         values = references.resolve(conn, org, entity, data, dict(current), problems)
-        if entity.name == "opportunity":
+        if entity.stage_placement:
             values |= stages.place(conn, org, data, dict(current), problems)
-        _check_parent_cycle(conn, entity, org, current["id"], values, problems)
+        _check_cycles(conn, entity, org, current["id"], values, problems)
         if problems:
             raise ValidationFailed("Invalid " + entity.name, problems)
         values |= data
@@ -156,9 +158,9 @@ def update(entity: Entity, org: uuid.UUID, record_id: str, body: Any, actor: str
 
 
 def _apply_position(conn, entity: Entity, org: uuid.UUID, current: Mapping, values: dict):
-    """For an opportunity that changes column or position: a callable renumbering the
+    """For a row on a board that changes column or position: a callable renumbering the
     columns involved after the row itself is written (None when nothing moves)."""
-    if entity.name != "opportunity":
+    if not entity.stage_placement:
         return None
     old_stage = current["pipeline_stage_id"]
     new_stage = values.get("pipeline_stage_id", old_stage)
@@ -181,7 +183,7 @@ def _apply_position(conn, entity: Entity, org: uuid.UUID, current: Mapping, valu
 def delete(entity: Entity, org: uuid.UUID, record_id: str, actor: str) -> None:
     t = entity.table
     with db.tenant_transaction(org) as conn:
-        if entity.name == "opportunity":
+        if entity.stage_placement:
             stages.lock_board(conn, org)
         row = conn.execute(
             t.update().where(t.c.organization_id == org, id_condition(t, record_id),
@@ -191,7 +193,7 @@ def delete(entity: Entity, org: uuid.UUID, record_id: str, actor: str) -> None:
         ).one_or_none()
         if row is None:
             raise NotFound(f"No {entity.name} with id {record_id}")
-        if entity.name == "opportunity":
+        if entity.stage_placement:
             stage_id = conn.execute(sa.select(t.c.pipeline_stage_id).where(
                 t.c.organization_id == org, t.c.id == row.id)).scalar_one()
             stages.renumber(conn, org, stage_id)

@@ -40,11 +40,11 @@ def resolve(conn: sa.Connection, organization_id: uuid.UUID, entity: Entity,
     for key, (name, by) in reference_keys(entity).items():
         if key in data:
             given.setdefault(name, []).append((key, by, data.pop(key)))
-    record_type = data.pop("record_type", None) if "record_type" in data else ...
     values: dict[str, Any] = {}
     for ref in entity.references:
         entries = given.get(ref.name)
-        if ref.target == "*":
+        if ref.polymorphic:
+            record_type = data.pop(ref.type_column, ...)  # ...: not given
             _resolve_polymorphic(conn, organization_id, ref, entries, record_type, current,
                                  values, problems)
             continue
@@ -76,26 +76,27 @@ def _resolve_one(conn, organization_id, target: Entity, entries, problems):
 
 def _resolve_polymorphic(conn, organization_id, ref: Reference, entries, record_type, current,
                          values, problems) -> None:
+    type_key = ref.type_column
     if record_type is ... and not entries:
         return
     if record_type is ...:
-        record_type = (current or {}).get("record_type")
+        record_type = (current or {}).get(type_key)
     ids_null = not entries or all(v is None for _, _, v in entries)
     if record_type is None:
         if not ids_null:
-            problems.setdefault("record_type", []).append("is required with a record")
+            problems.setdefault(type_key, []).append("is required with a record")
             return
-        values["record_type"] = None
+        values[type_key] = None
         values[ref.column] = None
         return
     if not entries:
         problems.setdefault(ref.public_field, []).append(
-            "record_public_id or record_id is required with record_type")
+            f"{ref.public_field} or {ref.column} is required with {type_key}")
         return
     if ids_null:
-        problems.setdefault(entries[0][0], []).append("may not be null while record_type is set")
+        problems.setdefault(entries[0][0], []).append(f"may not be null while {type_key} is set")
         return
     uid = _resolve_one(conn, organization_id, BY_NAME[record_type], entries, problems)
     if uid is not ...:
-        values["record_type"] = record_type
+        values[type_key] = record_type
         values[ref.column] = uid

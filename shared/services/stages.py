@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.entities import OPPORTUNITY, pipelines, stages
+from shared.entities import OPPORTUNITY, PLACEMENT_IDS, pipelines, stages
 from shared.ids import parse_uuid
 
 
@@ -100,7 +100,7 @@ def place(conn: sa.Connection, organization_id: uuid.UUID, data: dict[str, Any],
     return {"pipeline_id": pipeline_id, "pipeline_stage_id": stage.id, "status": stage.kind}
 
 
-PLACEMENT_KEYS = ("pipeline_id", "pipeline_stage_id", "status", "stage_position")
+PLACEMENT_KEYS = (*PLACEMENT_IDS, "status", "stage_position")
 
 
 def lock_board(conn: sa.Connection, organization_id: uuid.UUID) -> None:
