@@ -86,7 +86,7 @@ def _finish_batch(conn: sa.Connection, batch, job_id: uuid.UUID, counts: dict[st
     record_errors(conn, org, job_id, errors)
     # the row lock above makes this read-modify-write safe against concurrent batches
     values = {"progress": job_progress.added(progress, batch.entity, counts)}
-    added = stage_warnings(warnings, stage_fallbacks)
+    added = stage_warnings(warnings, stage_fallbacks, batch.entity)
     if added:
         values["warnings"] = warnings + added
     conn.execute(jobs.update().where(jobs.c.organization_id == org, jobs.c.id == job_id)
@@ -228,11 +228,11 @@ def _write_guarded(conn: sa.Connection, entity: Entity, org: uuid.UUID, job_id: 
     return result
 
 
-def stage_warnings(warnings: list[dict], fell_back: set[str]) -> list[dict]:
+def stage_warnings(warnings: list[dict], fell_back: set[str], plural: str) -> list[dict]:
     """One warning per source stage name that landed in Unassigned (not yet warned of)."""
     known = {w.get("stage") for w in warnings if w.get("code") == "stage_fallback"}
     room = max(0, MAX_WARNINGS - len(warnings))
-    return [{"code": "stage_fallback", "stage": name, "entity": "opportunities",
+    return [{"code": "stage_fallback", "stage": name, "entity": plural,
              "message": f"stage {name!r} is not in the default pipeline: its opportunities are "
                         f"in Unassigned, the name kept in custom_fields.source_stage"}
             for name in sorted(fell_back - known)][:room]

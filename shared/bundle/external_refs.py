@@ -26,10 +26,6 @@ from shared.entities import BY_NAME, BY_PLURAL, Entity
 
 # The live-row index each lookup uses (names and emails: the list and search indexes).
 LOOKUP_SQL = {"name": "lower(name)", "email": "lower(email)", "domain": "lower(domain)"}
-# Which values of a batch's rows a dry run keeps as row keys, so lookups of later entities
-# find rows that exist only in the upload: entity → the `by`s other rows may use.
-DRY_RUN_LOOKUP_KEYS = {"account": ("name", "domain"), "opportunity": ("name",),
-                       "contact": ("email",), "lead": ("email",)}
 MAX_KEY = 255
 
 
@@ -96,10 +92,10 @@ def resolve_indirect(conn: sa.Connection, entity: Entity, organization_id: uuid.
     rejected: set[int] = set()
     deferred: list[dict] = []
     groups: dict[tuple[str, str, str | None], list[tuple[Candidate, str]]] = defaultdict(list)
-    targets = {r.name: r.target for r in entity.references}
+    refs = {r.name: r for r in entity.references}
     for cand in rows:
         for name, indirect in cand.indirect.items():
-            target = cand.record_type if targets[name] == "*" else targets[name]
+            target = cand.record_type if refs[name].polymorphic else refs[name].target
             if target is None:
                 continue
             groups[(target, indirect.by, indirect.system)].append((cand, name))
@@ -191,7 +187,8 @@ def keep_dry_run_lookup_keys(conn: sa.Connection, entity: Entity, organization_i
                              job_id: uuid.UUID, rows: list[Candidate]) -> None:
     """A dry run writes nothing, so later lookups would miss the upload's own rows: their
     names, emails and domains are kept as row keys of the job instead."""
-    for by in DRY_RUN_LOOKUP_KEYS.get(entity.name, ()):
+    # a row's lookup fields: what later rows may find it by
+    for by in entity.lookup_fields:
         keys = sorted({v.strip().lower()[:MAX_KEY] for c in rows
                        if isinstance(v := c.values.get(by), str) and v.strip()})
         if keys:

@@ -34,6 +34,9 @@ log = logging.getLogger("drippulse.import")
 # Batches of one job in the queue at once: enough to keep several workers busy on one import,
 # few enough that another organization's job waits behind at most this many.
 PARALLEL_BATCHES = 8
+# Entities whose rows may point at rows of their own kind (an account's parent): those links
+# are applied once all of the entity's batches are done.
+SELF_REFERENCING = tuple(e for e in ENTITIES if any(r.target == e.name for r in e.references))
 
 
 def schedule_after_batch(conn: sa.Connection, batch, enqueue: Enqueue) -> None:
@@ -98,7 +101,8 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
                 .where(import_batches.c.organization_id == org,
                        import_batches.c.job_id == job_id, import_batches.c.status == "pending")
                 .group_by(import_batches.c.entity)).all())
-            if "accounts" not in pending and not checkpoint.get("refs_applied"):
+            if not checkpoint.get("refs_applied") and not any(
+                    e.plural in pending for e in SELF_REFERENCING):
                 apply_deferred_refs(conn, org, job_id, dry_run)
                 checkpoint["refs_applied"] = True
                 conn.execute(jobs.update().where(jobs.c.organization_id == org,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from shared.bundle import resolve
 from shared.bundle.external_refs import LOOKUP_SQL, lookup_key_entity
-from shared.bundle.validate import LOOKUPS, Candidate, row_error
+from shared.bundle.validate import Candidate, row_error
 from shared.entities import BY_NAME, ENTITIES, Entity, Reference
 from shared.ids import uuid7_texts
 from shared.services.jobs import record_errors
@@ -46,14 +46,14 @@ def resolve_batch(conn: sa.Connection, entity: Entity, organization_id: uuid.UUI
     for cand, new_id in zip(rows, uuid7_texts(len(rows)), strict=True):
         cand.values["id"] = new_id  # a new row's id, known before the write (see below)
     for ref in entity.references:
-        if ref.target == "*":
+        if ref.polymorphic:
             by_type: dict[str, list[Candidate]] = {}
             for cand in rows:
                 if cand.record_type and cand.refs.get(ref.name):
                     by_type.setdefault(cand.record_type, []).append(cand)
             for cand in rows:
                 cand.values[ref.column] = None
-                cand.values["record_type"] = cand.record_type
+                cand.values[ref.type_column] = cand.record_type
             groups = list(by_type.items())
         else:
             groups = [(ref.target, [c for c in rows if c.refs.get(ref.name)])]
@@ -66,8 +66,8 @@ def resolve_batch(conn: sa.Connection, entity: Entity, organization_id: uuid.UUI
                 target_id = found.get(cand.refs[ref.name])
                 if target_id == resolve.IN_BUNDLE:  # dry run: exists, but only in the bundle
                     cand.values[ref.column] = None
-                    if ref.target == "*":
-                        cand.values["record_type"] = None
+                    if ref.polymorphic:
+                        cand.values[ref.type_column] = None
                 elif target_id is not None:
                     cand.values[ref.column] = target_id
                 elif target == entity.name and cand.refs[ref.name] in by_public_id:
@@ -108,7 +108,7 @@ def apply_deferred_refs(conn: sa.Connection, organization_id: uuid.UUID, job_id:
     for entity in ENTITIES:
         for ref in (r for r in entity.references if r.target == entity.name):
             _by_public_id(conn, entity, ref, organization_id, job_id, dry_run)
-            for by in LOOKUPS.get(entity.name, ()):
+            for by in entity.lookup_fields:
                 _by_lookup(conn, entity, ref, by, organization_id, job_id, dry_run)
 
 

@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 
 from shared.bundle.validate import Candidate, row_error
-from shared.entities import Entity, pipelines, stages
+from shared.entities import PLACEMENT_IDS, Entity, pipelines, stages
 
 SOURCE_STAGE_KEY = "source_stage"
 
@@ -70,10 +70,10 @@ def place_opportunities(conn: sa.Connection, entity: Entity, organization_id: uu
         found, fallback = resolver.resolve(pipeline_id, stage_id, name, cand.values.get("status"))
         if found is None:
             rejected.add(cand.index)
-            errors.append(row_error(entity, cand.index, cand.public_id, "pipeline_stage_id",
+            errors.append(row_error(entity, cand.index, cand.public_id, PLACEMENT_IDS[1],
                                     "the organization has no default pipeline"))
             continue
-        cand.values["pipeline_id"], cand.values["pipeline_stage_id"] = found
+        cand.values.update(zip(PLACEMENT_IDS, found, strict=True))
         if fallback:
             name = name.strip()
             fell_back.add(name)

@@ -13,7 +13,17 @@ from typing import Any
 from shared import fields as k
 from shared import jsontext
 from shared.bundle.spool import REJECTED
-from shared.entities import BY_NAME, COMMON_FIELDS, RECORD_TYPES, TIMESTAMP_FIELDS, Entity
+from shared.entities import (
+    ANY,
+    BY_NAME,
+    COMMON_FIELDS,
+    ENTITIES,
+    PLACEMENT_IDS,
+    STAGE_NAME,
+    TIMESTAMP_FIELDS,
+    Entity,
+    Reference,
+)
 from shared.ids import parse_uuid
 from shared.interop.source import ORIGIN, ROW_ERROR
 
@@ -53,8 +63,7 @@ class IndirectRef:
 
 
 # What a reference may be looked up by, per target entity (each has a live index).
-LOOKUPS = {"account": ("name", "domain"), "opportunity": ("name",), "contact": ("email",),
-           "lead": ("email",)}
+LOOKUPS = {e.name: e.lookup_fields for e in ENTITIES if e.lookup_fields}
 
 
 def _bad_public_id(value: Any) -> bool:
@@ -160,40 +169,43 @@ class RowValidator:
                                         "must be a public_id string"))
             else:
                 candidate.refs[ref.name] = target
-        if entity.name == "activity":
-            self._record_type(raw, candidate, errors)
-        elif entity.name == "opportunity":
-            name = raw.get("pipeline_stage_name")
+        for ref in entity.polymorphic_references:
+            self._record_type(raw, candidate, errors, ref)
+        if entity.stage_placement:
+            name = raw.get(STAGE_NAME)
             if name is not None and not isinstance(name, str):
-                errors.append(row_error(entity, index, public_id, "pipeline_stage_name",
+                errors.append(row_error(entity, index, public_id, STAGE_NAME,
                                         "must be a string"))
                 name = None
-            candidate.stage = (parse_uuid(raw.get("pipeline_id")),
-                               parse_uuid(raw.get("pipeline_stage_id")), name)
+            pipeline_id, stage_id = (parse_uuid(raw.get(k)) for k in PLACEMENT_IDS)
+            candidate.stage = (pipeline_id, stage_id, name)
         return (None if errors else candidate), errors
 
-    def _record_type(self, raw: dict, candidate: Candidate, errors: list[dict]) -> None:
+    def _record_type(self, raw: dict, candidate: Candidate, errors: list[dict],
+                     ref: Reference) -> None:
+        """The entity a polymorphic reference names (its type column) must come with a
+        target, and be one of the reference's record types."""
         entity, index, public_id = self.entity, candidate.index, candidate.public_id
-        record_type = raw.get("record_type")
-        has_target = (candidate.refs.get("record") is not None
-                      or candidate.indirect.get("record") is not None)
+        record_type = raw.get(ref.type_column)
+        has_target = (candidate.refs.get(ref.name) is not None
+                      or candidate.indirect.get(ref.name) is not None)
         if record_type is None or record_type == "":
             if has_target:
-                errors.append(row_error(entity, index, public_id, "record_type",
-                                        "is required with record_public_id"))
+                errors.append(row_error(entity, index, public_id, ref.type_column,
+                                        f"is required with {ref.public_field}"))
             return
-        if record_type not in RECORD_TYPES:
-            errors.append(row_error(entity, index, public_id, "record_type",
-                                    "must be one of: " + ", ".join(RECORD_TYPES)))
+        if record_type not in ref.record_types:
+            errors.append(row_error(entity, index, public_id, ref.type_column,
+                                    "must be one of: " + ", ".join(ref.record_types)))
             return
         if not has_target:
-            errors.append(row_error(entity, index, public_id, "record_public_id",
-                                    "is required with record_type"))
+            errors.append(row_error(entity, index, public_id, ref.public_field,
+                                    f"is required with {ref.type_column}"))
             return
-        indirect = candidate.indirect.get("record")
+        indirect = candidate.indirect.get(ref.name)
         if (indirect is not None and indirect.by != "external_id"
-                and indirect.by not in LOOKUPS[record_type]):
-            errors.append(row_error(entity, index, public_id, "record_lookup",
+                and indirect.by not in BY_NAME[record_type].lookup_fields):
+            errors.append(row_error(entity, index, public_id, f"{ref.name}_lookup",
                                     f"a {record_type} cannot be found by {indirect.by}"))
             return
         candidate.record_type = record_type
@@ -229,7 +241,7 @@ def _indirect(raw: dict, name: str, own_system: str | None
                       "characters")
     target = next((r.target for e in BY_NAME.values() for r in e.references if r.name == name),
                   None)
-    if target not in (None, "*") and by not in LOOKUPS.get(target, ()):
+    if target is not None and target != ANY and by not in BY_NAME[target].lookup_fields:
         return None, (field_name, f"a {target} cannot be found by {by}")
     return IndirectRef(by, value.strip()), None
 

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.entities import COMMON_FIELDS, TIMESTAMP_FIELDS, Entity
+from shared.entities import (
+    ANY,
+    BY_NAME,
+    COMMON_FIELDS,
+    ENTITIES,
+    PLACEMENT_IDS,
+    STAGE_NAME,
+    TIMESTAMP_FIELDS,
+    Entity,
+)
 
 CUSTOM_PREFIX = "custom_fields."
 REFERENCE_BY = ("external_id", "public_id", "name", "email", "domain")
 # The entities a `<ref>_lookup` can search by each key (see shared/interop/source.py).
-LOOKUP_TARGETS = {"name": ("accounts", "opportunities"), "email": ("contacts", "leads"),
-                  "domain": ("accounts",)}
-_TARGET_PLURAL = {"account": "accounts", "contact": "contacts", "*": "*"}
+LOOKUP_TARGETS = {by: tuple(e.plural for e in ENTITIES if by in e.lookup_fields)
+                  for by in ("name", "email", "domain")}
 
 
 class Problems:
@@ -38,16 +46,15 @@ def settable_fields(entity: Entity) -> frozenset[str]:
     names = {"public_id", *TIMESTAMP_FIELDS, *entity.field_names,
              *(f.name for f in COMMON_FIELDS if f.name != "custom_fields"),
              *(r.public_field for r in entity.references)}
-    if entity.name == "activity":
-        names.add("record_type")
-    if entity.name == "opportunity":
-        names |= {"pipeline_id", "pipeline_stage_id", "pipeline_stage_name"}
+    names |= {r.type_column for r in entity.polymorphic_references}
+    if entity.stage_placement:
+        names |= {*PLACEMENT_IDS, STAGE_NAME}
     return frozenset(names)
 
 
 def reference_fields(entity: Entity) -> dict[str, str]:
-    """`<ref>_public_id` → the plural it points at ("*" for an activity's record)."""
-    return {r.public_field: _TARGET_PLURAL.get(r.target, r.target + "s")
+    """`<ref>_public_id` → the plural it points at (ANY for a polymorphic reference)."""
+    return {r.public_field: ANY if r.polymorphic else BY_NAME[r.target].plural
             for r in entity.references}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from shared.entities import BY_PLURAL
 from shared.interop.csv_headers import HeaderIndex, check_headers, is_mapping_file
 from shared.interop.csv_rows import RowBuilder
 from shared.interop.csvfile import CsvFile
@@ -42,9 +43,10 @@ def convert(files: SourceFiles, report: Report, options: dict[str, Any]
             with files.open(name) as stream:
                 csv_file = CsvFile(stream, name)
                 builder = RowBuilder(mapping, spec, HeaderIndex(csv_file.header))
+                placed = BY_PLURAL[spec.entity].stage_placement  # stages to report
                 for record in csv_file:
                     row = builder.build(record)
-                    if spec.entity == "opportunities":
+                    if placed:
                         _report_stage(row, report)
                     yield ConvertedRow(spec.entity, row, {"file": name, "row": record.row})
 

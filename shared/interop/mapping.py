@@ -24,7 +24,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared.entities import BY_PLURAL, RECORD_TYPES
+from shared.entities import ANY, BY_NAME, BY_PLURAL
 from shared.interop.csv_fields import (
     LOOKUP_TARGETS,
     REFERENCE_BY,
@@ -248,24 +248,24 @@ def _references(raw: Any, entity, at: str, problems: Problems) -> tuple[Referenc
         target = known[public_field]
         record_type = None
         entity_column = spec.get("entity_column")
-        if target == "*" and "entity" not in spec and isinstance(entity_column, str) \
+        ref = next(r for r in entity.references if r.public_field == public_field)
+        if ref.polymorphic and "entity" not in spec and isinstance(entity_column, str) \
                 and entity_column:
-            target = "*"  # each row names its record's entity in entity_column
-        elif target == "*":
+            pass  # each row names its record's entity in entity_column
+        elif ref.polymorphic:
             entity_column = None
             named = spec.get("entity")
             target_entity = BY_PLURAL.get(named) if isinstance(named, str) else None
-            if target_entity is None or target_entity.name not in RECORD_TYPES:
+            if target_entity is None or target_entity.name not in ref.record_types:
                 problems.add(f"{path}.entity", "must name the record's entity: "
-                             + ", ".join(BY_PLURAL[p].plural for p in
-                                         ("accounts", "contacts", "leads", "opportunities")))
+                             + ", ".join(BY_NAME[t].plural for t in ref.record_types))
             else:
                 target, record_type = target_entity.plural, target_entity.name
         elif "entity" in spec and spec["entity"] != target:
             problems.add(f"{path}.entity", f"{public_field} always names {target}")
         if by not in REFERENCE_BY:
             problems.add(f"{path}.by", f"unknown {by!r}; one of: " + ", ".join(REFERENCE_BY))
-        elif target != "*" and by in LOOKUP_TARGETS and target not in LOOKUP_TARGETS[by]:
+        elif target != ANY and by in LOOKUP_TARGETS and target not in LOOKUP_TARGETS[by]:
             problems.add(f"{path}.by", f"{target} cannot be found by {by}; "
                          f"{by} finds " + " or ".join(LOOKUP_TARGETS[by]))
         if isinstance(column, str) and column:
