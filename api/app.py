@@ -15,12 +15,14 @@ from api.routes import (
     dashboard,
     dashboard_auth,
     health,
+    job_events,
     jobs,
     me,
     observability,
     openapi,
     pipelines,
     records,
+    webhooks,
 )
 from shared.config import Settings, get_settings, set_settings
 from shared.logging_setup import configure_logging
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(bundles_import.bp)
     app.register_blueprint(bundles_export.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(job_events.bp)  # /api/v1/crm/jobs/<id>/events (server-sent events)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(api_docs.bp)  # /api/docs
     app.register_blueprint(dashboard_auth.bp)  # /, /login, /logout
     app.register_blueprint(dashboard.bp)  # /app/...

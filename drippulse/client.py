@@ -321,3 +321,26 @@ class DripPulseClient:
     def get_export(self) -> dict:
         """GET /export: the whole bundle in one response (small organizations, comparisons)."""
         return self._json("GET", f"{API}/export")
+
+    # ---- webhooks --------------------------------------------------------------------------
+    def list_webhooks(self) -> list[dict]:
+        return list(self._paginate(f"{API}/webhooks", {}))
+
+    def create_webhook(self, url: str, events: Sequence[str]) -> dict:
+        """The answer carries `secret`, shown this once."""
+        return self._json("POST", f"{API}/webhooks", json={"url": url, "events": list(events)},
+                          expect=(201,))
+
+    def update_webhook(self, webhook_id: str, **fields: Any) -> dict:
+        return self._json("PATCH", f"{API}/webhooks/{webhook_id}", json=fields)
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self.request("DELETE", f"{API}/webhooks/{webhook_id}", expect=(204,)).close()
+
+    def iter_webhook_deliveries(self, webhook_id: str) -> Iterator[dict]:
+        """One item per attempt, newest first."""
+        yield from self._paginate(f"{API}/webhooks/{webhook_id}/deliveries", {})
+
+    def resend_delivery(self, delivery_id: str) -> dict:
+        return self._json("POST", f"{API}/webhooks/deliveries/{delivery_id}/resend",
+                          expect=(202,))

@@ -51,6 +51,11 @@ class Settings:
     # where the `drippulse import/export/jobs` client commands connect, and with which key
     cli_url: str | None = None
     cli_token: str | None = None
+    # webhooks may target loopback/private addresses (tests, on-premises receivers); off, a
+    # URL resolving to one is refused at creation and at each delivery (SSRF)
+    webhooks_allow_private: bool = False
+    # the first webhook retry waits this long, each next one three times longer
+    webhook_retry_base_seconds: int = 5
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -102,6 +107,9 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         metrics_token=env.get("DRIPPULSE_METRICS_TOKEN") or None,
         cli_url=env.get("DRIPPULSE_URL") or None,
         cli_token=env.get("DRIPPULSE_TOKEN") or None,
+        webhooks_allow_private=env.get("DRIPPULSE_WEBHOOKS_ALLOW_PRIVATE", "") not in (
+            "", "0", "false"),
+        webhook_retry_base_seconds=_int(env, "DRIPPULSE_WEBHOOK_RETRY_BASE_SECONDS", 5),
     )
     return settings
 

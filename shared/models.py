@@ -100,3 +100,45 @@ job_errors = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("origin", pg.JSONB()),
 )
+
+webhooks = sa.Table(
+    "webhooks", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("organization_id", UUID, nullable=False),
+    sa.Column("url", sa.Text(), nullable=False),
+    sa.Column("events", pg.ARRAY(sa.Text()), nullable=False),
+    sa.Column("secret_encrypted", sa.Text(), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("organization_id", UUID, nullable=False),
+    sa.Column("webhook_id", UUID, nullable=False),
+    sa.Column("job_id", UUID, nullable=False),
+    sa.Column("event", sa.Text(), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("delivered_at", TS),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts", metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True),
+    sa.Column("organization_id", UUID, nullable=False),
+    sa.Column("webhook_id", UUID, nullable=False),
+    sa.Column("delivery_id", UUID, nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("status_code", sa.Integer()),
+    sa.Column("latency_ms", sa.Integer()),
+    sa.Column("error", sa.Text()),
+    sa.Column("response_excerpt", sa.Text()),
+    sa.Column("delivered_at", TS, nullable=False, server_default=sa.func.now()),
+)

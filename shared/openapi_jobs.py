@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import openapi_webhooks
 from shared.entities import ENTITIES
 from shared.interop.source import SOURCES
 from shared.jobs.status import STATUSES
@@ -81,10 +82,14 @@ def _job_response(status: str) -> dict:
 
 
 def schemas() -> dict[str, Any]:
-    return {"Job": JOB, "JobError": JOB_ERROR, "Bundle": BUNDLE}
+    return {"Job": JOB, "JobError": JOB_ERROR, "Bundle": BUNDLE, **openapi_webhooks.schemas()}
 
 
 def paths() -> dict[str, Any]:
+    return {**_job_paths(), **openapi_webhooks.paths()}
+
+
+def _job_paths() -> dict[str, Any]:
     job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
     paging = [_query("limit", "page size", {"type": "integer", "minimum": 1}),
               _query("cursor", "the `next` value of the previous page")]

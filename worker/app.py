@@ -44,6 +44,9 @@ def make_celery() -> Celery:
                                  "schedule": 30.0},
             "expire-exports": {"task": "drippulse.maintenance.expire_exports",
                                "schedule": 600.0},
+            # webhook retries and deliveries a dead process never sent (at least once)
+            "resend-webhooks": {"task": "drippulse.maintenance.resend_webhooks",
+                                "schedule": 15.0},
             "retention-cleanup": {"task": "drippulse.maintenance.retention_cleanup",
                                   "schedule": 3600.0},
         },

@@ -4,5 +4,11 @@ The task modules are imported here so that `include=["worker.tasks"]` registers 
 """
 from __future__ import annotations
 
-from worker import export_tasks, import_tasks, job_tasks, retention  # noqa: F401
+from worker import (  # noqa: F401
+    export_tasks,
+    import_tasks,
+    job_tasks,
+    notification_tasks,
+    retention,
+)
 from worker.app import celery_app  # noqa: F401  (tasks register on this app)

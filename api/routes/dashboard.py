@@ -81,6 +81,11 @@ def jobs():
     return _page("jobs.html", "Jobs", "jobs")
 
 
+@bp.get("/crm/settings/webhooks")
+def webhooks():
+    return _page("webhooks.html", "Webhooks", "webhooks")
+
+
 @bp.get("/changes")
 def changes():
     return _page("changes.html", "Change history", "changes",

@@ -21,6 +21,9 @@ Enqueue = Callable[[str, list], None]
 TASK_PREFIX = "drippulse"
 IMPORT_BATCH_TASK = "drippulse.import.batch"
 MAINTENANCE_PREFIX = "drippulse.maintenance."
+# webhook deliveries (shared.notifications): one delivery id per task; the periodic re-send
+DELIVER_WEBHOOK_TASK = "drippulse.maintenance.deliver_webhook"
+RESEND_WEBHOOKS_TASK = "drippulse.maintenance.resend_webhooks"
 
 
 def run_task(kind: str) -> str:

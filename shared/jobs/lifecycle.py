@@ -20,15 +20,19 @@ from shared.ids import parse_uuid
 from shared.jobs.dispatch import Enqueue, dispatch_after_commit
 from shared.jobs.status import FINISHED, IllegalTransition, JobStatus, check, sources_of
 from shared.models import jobs
+from shared.notifications import hook as notifications
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _move(conn: sa.Connection, job_id: uuid.UUID, wanted: JobStatus, **values: Any) -> Any:
     """UPDATE … WHERE status may move to `wanted`; the row, or None when it may not."""
-    return conn.execute(
+    row = conn.execute(
         jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_(sources_of(wanted)))
         .values(status=wanted.value, **values).returning(*jobs.c)).one_or_none()
+    if row is not None and wanted in FINISHED:
+        notifications.job_finished(conn, job_id)  # webhooks, sent after this commit
+    return row
 
 
 def start(job_id: uuid.UUID, max_attempts: int) -> Any | None:
@@ -72,9 +76,12 @@ def finish(job_id: uuid.UUID, status: JobStatus, error: dict | None = None, *,
 
 def _finish_in(conn: sa.Connection, job_id: uuid.UUID, status: JobStatus,
                fields: dict[str, Any]) -> bool:
-    return conn.execute(jobs.update().where(jobs.c.id == job_id,
-                                            jobs.c.status == JobStatus.RUNNING.value)
-                        .values(status=status.value, **fields)).rowcount == 1
+    moved = conn.execute(jobs.update().where(jobs.c.id == job_id,
+                                             jobs.c.status == JobStatus.RUNNING.value)
+                         .values(status=status.value, **fields)).rowcount == 1
+    if moved:
+        notifications.job_finished(conn, job_id)  # webhooks, sent after this commit
+    return moved
 
 
 def _locked(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID) -> Any:

@@ -15,7 +15,8 @@ from tests.conftest import replace_settings
 
 EXPECTED_BLUEPRINTS = [
     "health", "observability", "openapi", "me", "records", "pipelines", "change_events",
-    "bundles_import", "bundles_export", "jobs", "api_docs", "dashboard_auth", "dashboard",
+    "bundles_import", "bundles_export", "jobs", "job_events", "webhooks", "api_docs",
+    "dashboard_auth", "dashboard",
 ]
 
 

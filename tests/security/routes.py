@@ -2,7 +2,8 @@
 
 The security tests walk the app's URL map. A route missing from this table fails
 `test_every_api_route_is_classified`, so a new route cannot ship without its tenancy and auth
-probes. Kinds: an entity name (account, contact, ...), pipeline, stage, job, export_job.
+probes. Kinds: an entity name (account, contact, ...), pipeline, stage, job, export_job,
+webhook, webhook_delivery.
 """
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ CLASSIFIED: dict[str, dict[str, str]] = {
     "/api/v1/crm/jobs/<job_id>/retry": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/revert": {"job_id": "job"},
     "/api/v1/crm/jobs/<job_id>/download": {"job_id": "export_job"},
+    "/api/v1/crm/jobs/<job_id>/events": {"job_id": "job"},
+    "/api/v1/crm/webhooks": {},
+    "/api/v1/crm/webhooks/<webhook_id>": {"webhook_id": "webhook"},
+    "/api/v1/crm/webhooks/<webhook_id>/deliveries": {"webhook_id": "webhook"},
+    "/api/v1/crm/webhooks/deliveries/<delivery_id>/resend": {"delivery_id": "webhook_delivery"},
 }
 
 # Routes that answer without credentials, on purpose (and hold no tenant data).

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from shared import db
 from shared.entities import ACCOUNT, ACTIVITY, CONTACT, LEAD, OPPORTUNITY, pipelines, stages
 from shared.ids import mint_public_id, uuid7
-from shared.models import change_events, job_errors, jobs
+from shared.models import change_events, job_errors, jobs, webhook_deliveries, webhooks
 from shared.services import organizations
 from shared.services.jobs import create_job
 from shared.storage import get_storage
@@ -86,6 +86,16 @@ def seed_organization(organization_id: str | uuid.UUID) -> Owned:
         owned.rows["export_job"] = {"id": exp.id, "public_id": None}
         owned.rows["user"] = {"id": organizations.create_user(
             conn, org, f"{marker}@users.example", "long-password-1"), "public_id": None}
+        hook_id = uuid7()
+        conn.execute(webhooks.insert().values(
+            id=hook_id, organization_id=org, url=f"https://{marker}.example/hook",
+            events=["job.succeeded"], secret_encrypted=marker))
+        owned.rows["webhook"] = {"id": hook_id, "public_id": None}
+        delivery_id = uuid7()
+        conn.execute(webhook_deliveries.insert().values(
+            id=delivery_id, organization_id=org, webhook_id=hook_id, job_id=exp.id,
+            event="job.succeeded", body=marker, status="succeeded"))
+        owned.rows["webhook_delivery"] = {"id": delivery_id, "public_id": None}
     return owned
 
 
