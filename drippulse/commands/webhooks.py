@@ -25,7 +25,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @client_command
 def cmd_create(args: argparse.Namespace) -> int:
-    hook = make_client(args).create_webhook(args.url, args.events or list(EVENTS))
+    hook = make_client(args).create_webhook(args.hook_url, args.events or list(EVENTS))
     if args.json:
         print_json(hook)
     else:
@@ -84,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     action("list", cmd_list, "the organization's webhooks")
     p = action("create", cmd_create, "subscribe a URL; prints the signing secret once")
-    p.add_argument("url", help="https URL that receives the POSTs")
+    # not `url`: --url names the DripPulse server
+    p.add_argument("hook_url", metavar="URL", help="https URL that receives the POSTs")
     p.add_argument("--events", nargs="+", choices=EVENTS, metavar="EVENT",
                    help=f"default: all of {', '.join(EVENTS)}")
     action("delete", cmd_delete, "delete a webhook and its deliveries", "webhook id")
