@@ -1,7 +1,8 @@
-"""What undo costs an import: the same N-row import run in one process (no Celery: the
-services the worker runs), first creating every row, then updating every row, with the
-before-images an undo needs and — for comparison — with the update statement as it was
-before undo existed. Each variant on a fresh database; prints seconds and the ratios.
+"""What undo costs an import, and how fast an undo runs: the same N-row import run in one
+process (no Celery: the services the worker runs), first creating every row, then updating
+every row, with the before-images an undo needs and — for comparison — with the update
+statement as it was before undo existed; then the updating import is reverted (every row
+restored). Each variant on a fresh database; prints seconds and the ratios.
 
     python -m bench.update_cost --rows 100000
 """
@@ -21,6 +22,7 @@ from bench.generate import write_bundle
 from bench.harness import create_database, drop_database
 from shared import config, migrate
 from shared.bundle import import_job, write
+from shared.bundle.revert_job import create_revert
 from shared.bundle.upload import submit_import
 from shared.db import dispose_engines
 from shared.jobs import runner as job_runner
@@ -38,17 +40,22 @@ def _without_before_images(entity_name: str) -> str:
 ORIGINAL_UPSERT = write.upsert_sql
 
 
-def _import(org_id: uuid.UUID, path: Path) -> float:
+def _import(org_id: uuid.UUID, path: Path) -> tuple[float, uuid.UUID]:
     queue: list[tuple[str, list]] = []
     with open(path, "rb") as body:
-        submit_import(org_id, "bench", body, limit=1 << 40, dry_run=False, idempotency_key=None,
-                      expect_gzip=False, enqueue=lambda n, a: queue.append((n, a)))
+        job, _ = submit_import(org_id, "bench", body, limit=1 << 40, dry_run=False,
+                               idempotency_key=None, expect_gzip=False,
+                               enqueue=lambda n, a: queue.append((n, a)))
+    return _drain(queue), job.id
+
+
+def _drain(queue: list[tuple[str, list]]) -> float:
     started = time.perf_counter()
     while queue:
         name, args = queue.pop(0)
         if name == IMPORT_BATCH_TASK:
             import_job.run_batch(int(args[1]), lambda n, a: queue.append((n, a)))
-        else:
+        else:  # any kind's run task
             job_runner.run_job(uuid.UUID(args[0]), lambda n, a: queue.append((n, a)))
     return time.perf_counter() - started
 
@@ -64,9 +71,16 @@ def _variant(rows: int, before_images: bool, work: Path) -> dict:
         config.set_settings(config.load(env))
         write.upsert_sql = ORIGINAL_UPSERT if before_images else _without_before_images
         org = uuid.UUID(organizations.create_organization("update cost")["organization_id"])
-        create_s = _import(org, work / "first.json")
-        update_s = _import(org, work / "changed.json")
-        return {"create_s": round(create_s, 2), "update_s": round(update_s, 2)}
+        create_s, _ = _import(org, work / "first.json")
+        update_s, update_job = _import(org, work / "changed.json")
+        result = {"create_s": round(create_s, 2), "update_s": round(update_s, 2)}
+        if before_images:
+            queue: list[tuple[str, list]] = []
+            create_revert(org, str(update_job), dry_run=False, force=False, actor="bench",
+                          enqueue=lambda n, a: queue.append((n, a)))
+            revert_s = _drain(queue)
+            result.update(revert_s=round(revert_s, 2), revert_rows_per_s=round(rows / revert_s))
+        return result
     finally:
         write.upsert_sql = ORIGINAL_UPSERT
         dispose_engines()
