@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import openapi_jobs
+from shared import openapi_jobs, openapi_pipelines
 from shared.entities import COMMON_FIELDS, ENTITIES, PLACEMENT_IDS, STAGE_NAME, Entity
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from shared.schemas import PUBLIC_ID_RE
@@ -236,8 +236,9 @@ def other_paths() -> dict[str, dict]:
         f"{PREFIX}/change_events": {
             "get": {"tags": ["change_events"], "summary": "Change history, newest first",
                     "parameters": [*PAGING,
-                                   _query("record_type", "", {"type": "string",
-                                                              "enum": [e.name for e in ENTITIES]}),
+                                   _query("record_type", "", {"type": "string", "enum": [
+                                       *(e.name for e in ENTITIES), "pipeline",
+                                       "pipeline_stage"]}),
                                    _query("record_id", "uuid or public_id"),
                                    _query("event_type", "", {"type": "string", "enum": [
                                        "created", "updated", "deleted", "imported"]}),
@@ -283,6 +284,7 @@ def build_spec() -> dict[str, Any]:
         schemas |= record_schemas(entity)
         paths |= record_paths(entity)
     paths |= other_paths()
+    openapi_pipelines.add_paths(paths)
     paths |= openapi_jobs.paths()
     schemas |= openapi_jobs.schemas()
     document_errors(paths)

@@ -86,6 +86,11 @@ def webhooks():
     return _page("webhooks.html", "Webhooks", "webhooks")
 
 
+@bp.get("/crm/settings/pipelines")
+def pipelines():
+    return _page("pipelines.html", "Pipelines", "pipelines")
+
+
 @bp.get("/changes")
 def changes():
     return _page("changes.html", "Change history", "changes",

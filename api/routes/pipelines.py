@@ -5,8 +5,9 @@ from flask import Blueprint, jsonify, request
 
 from api import context
 from api.body import json_body, reject_nul
+from shared.errors import ValidationFailed
 from shared.pagination import parse_limit
-from shared.services import pipelines
+from shared.services import pipeline_board, pipelines
 from shared.urls import CRM_API
 
 bp = Blueprint("pipelines", __name__, url_prefix=f"{CRM_API}/pipelines")
@@ -23,12 +24,49 @@ def list_pipelines():
 
 @bp.post("")
 def create_pipeline():
-    return jsonify(pipelines.create_pipeline(context.org_id(), json_body())), 201
+    return jsonify(pipelines.create_pipeline(context.org_id(), json_body(),
+                                             context.actor())), 201
 
 
 @bp.get("/<pipeline_id>")
 def get_pipeline(pipeline_id: str):
     return jsonify(pipelines.get_pipeline(context.org_id(), pipeline_id))
+
+
+@bp.patch("/<pipeline_id>")
+def update_pipeline(pipeline_id: str):
+    """Rename a pipeline or make it the default"""
+    return jsonify(pipelines.update_pipeline(context.org_id(), pipeline_id, json_body(),
+                                             context.actor()))
+
+
+@bp.delete("/<pipeline_id>")
+def delete_pipeline(pipeline_id: str):
+    """Delete a pipeline (never the default); ?move_to= takes its opportunities"""
+    pipelines.delete_pipeline(context.org_id(), pipeline_id, _move_to(), context.actor())
+    return "", 204
+
+
+@bp.patch("/<pipeline_id>/stages/<stage_id>")
+def update_stage(pipeline_id: str, stage_id: str):
+    """Rename a stage, change its kind or move it to another position"""
+    return jsonify(pipelines.update_stage(context.org_id(), pipeline_id, stage_id, json_body(),
+                                          context.actor()))
+
+
+@bp.delete("/<pipeline_id>/stages/<stage_id>")
+def delete_stage(pipeline_id: str, stage_id: str):
+    """Delete a stage (never the last); ?move_to= takes its opportunities"""
+    pipelines.delete_stage(context.org_id(), pipeline_id, stage_id, _move_to(), context.actor())
+    return "", 204
+
+
+def _move_to() -> str | None:
+    unknown = sorted(set(request.args) - {"move_to"})
+    if unknown:
+        raise ValidationFailed("Unknown query parameters",
+                               {n: ["is not a parameter of this operation"] for n in unknown})
+    return request.args.get("move_to") or None
 
 
 @bp.get("/<pipeline_id>/stages")
@@ -39,11 +77,12 @@ def list_stages(pipeline_id: str):
 
 @bp.post("/<pipeline_id>/stages")
 def create_stage(pipeline_id: str):
-    return jsonify(pipelines.create_stage(context.org_id(), pipeline_id, json_body())), 201
+    return jsonify(pipelines.create_stage(context.org_id(), pipeline_id, json_body(),
+                                          context.actor())), 201
 
 
 @bp.get("/<pipeline_id>/board")
 def board(pipeline_id: str):
     params = request.args.to_dict()
-    return jsonify(pipelines.board(context.org_id(), pipeline_id, params,
+    return jsonify(pipeline_board.board(context.org_id(), pipeline_id, params,
                                    parse_limit(params.get("limit"), default=20)))

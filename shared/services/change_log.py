@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared import db
-from shared.entities import BY_NAME, ENTITIES
+from shared.entities import BY_NAME, ENTITIES, pipelines, stages
 from shared.errors import ValidationFailed
 from shared.ids import parse_uuid, uuid7
 from shared.keyset import KeyPart, Keyset, aware_datetime_value, uuid_value
@@ -22,6 +22,9 @@ from shared.models import change_events as ce
 from shared.serializers import json_value
 
 EVENT_TYPES = ("created", "updated", "deleted", "imported")
+# Events of the pipeline admin (PATCH/DELETE pipelines, stages) besides the records' own.
+SETTING_TABLES = {"pipeline": pipelines, "pipeline_stage": stages}
+RECORD_TYPES = (*BY_NAME, *SETTING_TABLES)
 # Not part of a diff: set by the database, never by the change itself.
 _NOT_DIFFED = {"created_at", "updated_at"}
 # Newest first; events of one instant in id order (uuid7).
@@ -52,6 +55,19 @@ def record_event(conn: sa.Connection, organization_id: uuid.UUID, *, record_type
     ))
 
 
+def record_events(conn: sa.Connection, organization_id: uuid.UUID, record_type: str,
+                  events: list[dict[str, Any]], actor: str | None) -> None:
+    """Many events of one record type in one executemany (a stage deletion moving thousands
+    of cards): each dict holds record_id, public_id, event_type and changes."""
+    if not events:
+        return
+    conn.execute(ce.insert().values(
+        organization_id=organization_id, record_type=record_type, actor=actor,
+        occurred_at=sa.func.clock_timestamp(),
+        request_id=(log_context.get() or {}).get("request_id"),
+    ), [{"id": uuid7(), "job_id": None, **e} for e in events])
+
+
 def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": str(row["id"]),
@@ -80,9 +96,9 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
     query = sa.select(ce).where(ce.c.organization_id == organization_id)
     record_type = params.get("record_type")
     if record_type:
-        if record_type not in BY_NAME:
+        if record_type not in RECORD_TYPES:
             raise ValidationFailed("Invalid record_type", {"record_type": [
-                "must be one of: " + ", ".join(BY_NAME)]})
+                "must be one of: " + ", ".join(RECORD_TYPES)]})
         query = query.where(ce.c.record_type == record_type)
     event_type = params.get("event_type")
     if event_type:
@@ -108,8 +124,8 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
         else:
             # public_id -> uuid through the records' unique (organization_id, public_id) indexes,
             # so the events are found through their (organization_id, record_id) index.
-            tables = [BY_NAME[record_type].table] if record_type else [
-                e.table for e in ENTITIES]
+            every = {e.name: e.table for e in ENTITIES} | SETTING_TABLES
+            tables = [every[record_type]] if record_type else list(every.values())
             ids = sa.union_all(*(sa.select(t.c.id).where(
                 t.c.organization_id == organization_id, t.c.public_id == record_id)
                 for t in tables))

@@ -43,6 +43,8 @@ CLASSIFIED: dict[str, dict[str, str]] = {
     "/api/v1/crm/pipelines": {},
     "/api/v1/crm/pipelines/<pipeline_id>": {"pipeline_id": "pipeline"},
     "/api/v1/crm/pipelines/<pipeline_id>/stages": {"pipeline_id": "pipeline"},
+    "/api/v1/crm/pipelines/<pipeline_id>/stages/<stage_id>": {"pipeline_id": "pipeline",
+                                                              "stage_id": "stage"},
     "/api/v1/crm/pipelines/<pipeline_id>/board": {"pipeline_id": "pipeline"},
     "/api/v1/crm/export": {},
     "/api/v1/crm/exports": {},

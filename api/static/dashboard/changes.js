@@ -8,7 +8,9 @@
   const more = document.getElementById("more");
   let cursor = null;
 
-  const types = Object.values(page.entities).map((e) => e.name);
+  // pipeline admin events (record_type pipeline / pipeline_stage) link to the settings page
+  const SETTINGS = { pipeline: "/app/crm/settings/pipelines", pipeline_stage: "/app/crm/settings/pipelines" };
+  const types = [...Object.values(page.entities).map((e) => e.name), ...Object.keys(SETTINGS)];
   form.record_type.append(...types.map((t) => h("option", { value: t }, t)));
   form.record_type.value = page.filters.record_type;
   form.record_id.value = page.filters.record_id;
@@ -24,8 +26,10 @@
   function row(e) {
     const plural = pluralOf(e.record_type);
     const label = e.public_id || e.record_id;
+    const href = plural ? `/app/crm/${plural}/${encodeURIComponent(e.public_id || e.record_id)}`
+      : SETTINGS[e.record_type];
     return h("tr", {}, h("td", {}, fmt(e.occurred_at)), h("td", {}, e.event_type), h("td", {}, e.record_type),
-      h("td", {}, plural ? h("a", { href: `/app/crm/${plural}/${encodeURIComponent(e.public_id || e.record_id)}` }, label) : label),
+      h("td", {}, href ? h("a", { href }, label) : label),
       h("td", {}, e.actor || ""), h("td", { title: JSON.stringify(e.changes || {}) }, summary(e.changes)));
   }
 
