@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        # sessions sign with a key of their own (JWTs use SECRET_KEY itself: the API contract)
+        SECRET_KEY=settings.derived_key("session"),
         MAX_CONTENT_LENGTH=None,  # uploads are streamed and limited by the import route itself
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from drippulse import commands
-from shared.config import ConfigError
+from shared.config import ConfigError, get_settings
 from shared.errors import AppError
 
 
@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        # every command refuses to start in production with an unfit SECRET_KEY (not only
+        # the servers): a migrate or org create must not run against production that way
+        get_settings().check()
         return int(args.handler(args) or 0)
     except AppError as exc:
         print(json.dumps(exc.to_dict()), file=sys.stderr)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -96,23 +97,39 @@ def _authenticate_api_key(token: str) -> Principal:
     return Principal(row.organization_id, f"api_key:{prefix}")
 
 
+def jwt_key() -> str:
+    """JWTs are HS256 over SECRET_KEY itself: the API contract (other systems mint them).
+    Dashboard sessions sign with a key derived from it instead (api/app.py), so the two never
+    share a key."""
+    return get_settings().secret_key
+
+
 def issue_jwt(organization_id: uuid.UUID, subject: str, ttl: timedelta = timedelta(hours=1)) -> str:
     now = datetime.now(UTC)
     claims = {"org": str(organization_id), "sub": subject, "aud": JWT_AUDIENCE,
               "iat": now, "exp": now + ttl}
-    return jwt.encode(claims, get_settings().secret_key, algorithm=JWT_ALGORITHM)
+    return jwt.encode(claims, jwt_key(), algorithm=JWT_ALGORITHM)
+
+
+# `sub` ends up in the actor of change events and in log lines: printable text, bounded
+_SUBJECT = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{1,255}$")
 
 
 def _authenticate_jwt(token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, get_settings().secret_key, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE,
+            token, jwt_key(), algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE,
             options={"require": ["exp", "org", "sub", "aud"]}, leeway=0,
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized(INVALID) from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized(INVALID) from exc
+    # a token valid until 2100 is a password that never expires: refuse what outlives the cap
+    if claims["exp"] - datetime.now(UTC).timestamp() > get_settings().max_jwt_lifetime_seconds:
+        raise Unauthorized(INVALID)
+    if not isinstance(claims["sub"], str) or not _SUBJECT.match(claims["sub"]):
+        raise Unauthorized(INVALID)
     try:
         org = uuid.UUID(str(claims["org"]))
     except ValueError as exc:

@@ -1,11 +1,14 @@
 """Settings: the only place that reads the environment."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SECRET = "drippulse-dev-secret-change-me"
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(RuntimeError):
@@ -56,32 +59,71 @@ class Settings:
     webhooks_allow_private: bool = False
     # the first webhook retry waits this long, each next one three times longer
     webhook_retry_base_seconds: int = 5
+    # what a gzip upload may inflate to (0: four times DRIPPULSE_MAX_UPLOAD_BYTES)
+    max_inflated_bytes: int = 4 * 1024**3
+    # an import batch also ends at this many bytes of spooled rows, so its memory is bounded
+    batch_max_bytes: int = 32 * 1024**2
+    # Celery limits per task: the soft one raises inside the task (the job fails or resumes),
+    # the hard one kills the process; both below the visibility timeout
+    task_soft_time_limit: int = 1800
+    task_time_limit: int = 1860
+    # JWTs whose exp is further than this from now are refused
+    max_jwt_lifetime_seconds: int = 7 * 24 * 3600
+    secret_key_set: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
-        return self.env == "production"
+        return self.env.strip().lower() == "production"
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for each use of SECRET_KEY (sessions, JWTs, …): a key leaked or
+        attacked through one use says nothing about the others."""
+        return hmac.new(self.secret_key.encode(), f"drippulse:{purpose}".encode(),
+                        hashlib.sha256).digest()
+
+    def secret_key_problem(self) -> str | None:
+        """Why SECRET_KEY is unfit for production (None when it is fine)."""
+        if not self.secret_key_set:
+            return "SECRET_KEY is not set"
+        if self.secret_key == DEFAULT_SECRET:
+            return "SECRET_KEY is the development default"
+        if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+            return f"SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes"
+        return None
 
     @property
     def storage_dir(self) -> Path:
         return self.data_dir / "storage"
 
     def check(self) -> None:
-        if self.production and self.secret_key == DEFAULT_SECRET:
+        problem = self.secret_key_problem() if self.production else None
+        if problem:
             raise ConfigError(
-                "SECRET_KEY is the development default; refusing to start with "
-                "DRIPPULSE_ENV=production. Set SECRET_KEY to a long random value."
+                f"{problem}; refusing to start with DRIPPULSE_ENV=production. Set SECRET_KEY to "
+                f"a random value of at least {MIN_SECRET_BYTES} bytes (for example: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))')."
             )
         if self.visibility_timeout_seconds <= 2 * self.job_lease_seconds:
             raise ConfigError(
                 "DRIPPULSE_VISIBILITY_TIMEOUT must exceed twice DRIPPULSE_JOB_LEASE_SECONDS, "
                 "or the broker redelivers tasks that are still running"
             )
+        if not 0 < self.task_soft_time_limit < self.task_time_limit \
+                < self.visibility_timeout_seconds:
+            raise ConfigError(
+                "DRIPPULSE_TASK_SOFT_TIME_LIMIT < DRIPPULSE_TASK_TIME_LIMIT < "
+                "DRIPPULSE_VISIBILITY_TIMEOUT must hold"
+            )
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     data_dir = Path(env.get("DRIPPULSE_DATA_DIR") or Path.cwd() / ".drippulse").resolve()
+    # by default a task may run for half the broker's visibility timeout, so a task the limit
+    # kills is never also redelivered as if its worker had died
+    soft_limit = _int(env, "DRIPPULSE_TASK_SOFT_TIME_LIMIT",
+                      _int(env, "DRIPPULSE_VISIBILITY_TIMEOUT", 3600) // 2)
     settings = Settings(
         database_url=env.get("DATABASE_URL") or None,
         redis_url=env.get("REDIS_URL") or None,
@@ -110,6 +152,13 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         webhooks_allow_private=env.get("DRIPPULSE_WEBHOOKS_ALLOW_PRIVATE", "") not in (
             "", "0", "false"),
         webhook_retry_base_seconds=_int(env, "DRIPPULSE_WEBHOOK_RETRY_BASE_SECONDS", 5),
+        max_inflated_bytes=_int(env, "DRIPPULSE_MAX_INFLATED_BYTES", 0)
+        or 4 * _int(env, "DRIPPULSE_MAX_UPLOAD_BYTES", 1024**3),
+        batch_max_bytes=_int(env, "DRIPPULSE_BATCH_MAX_BYTES", 32 * 1024**2),
+        task_soft_time_limit=soft_limit,
+        task_time_limit=_int(env, "DRIPPULSE_TASK_TIME_LIMIT", soft_limit + 60),
+        max_jwt_lifetime_seconds=_int(env, "DRIPPULSE_MAX_JWT_LIFETIME_SECONDS", 7 * 24 * 3600),
+        secret_key_set=bool(env.get("SECRET_KEY")),
     )
     return settings
 

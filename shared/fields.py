@@ -31,6 +31,12 @@ MAX_INT = 2**31 - 1
 MAX_JSON_DEPTH = 32
 # jsonb numbers are numerics: a JSON number this long still fits but no client can read it back.
 MAX_JSON_INT_DIGITS = 64
+# Size of a custom_fields object, counted as the characters of its JSON text (keys, strings, a few
+# per number and punctuation). Unbounded, twenty 15 MB rows made one list page cost the API
+# gigabytes; this still holds a long-text field of a source system (Salesforce: 131 072
+# characters) with room to spare.
+MAX_JSON_CHARS = 256 * 1024
+_SCALAR_CHARS = 8  # a number, true/false/null and its separator, as counted against the cap
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -155,35 +161,44 @@ def _json_object(value: Any) -> dict:
 
 def _json_problem(value: Any) -> str | None:
     """What jsonb (or a later export/import) cannot hold in a JSON value: NUL or lone surrogates
-    in strings, infinite numbers, absurd integers, nesting beyond MAX_JSON_DEPTH. Iterative, so
-    depth itself cannot crash the check; scalar members are checked where they are met, so a
-    flat object (the usual custom_fields) costs one loop over its items."""
+    in strings, infinite numbers, absurd integers, nesting beyond MAX_JSON_DEPTH, more than
+    MAX_JSON_CHARS of text. Iterative, so depth itself cannot crash the check; scalar members
+    are checked where they are met, so a flat object (the usual custom_fields) costs one loop
+    over its items; the size is counted as it goes, so a huge value stops the walk early."""
+    too_big = f"must not be larger than {MAX_JSON_CHARS} characters of JSON"
+    size = 0
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
                 return f"must not be nested deeper than {MAX_JSON_DEPTH} levels"
+            size += 2
             if isinstance(item, dict):
                 for key in item:
                     problem = text_problem(key) if isinstance(key, str) else None
                     if problem:
                         return problem
+                    size += len(key) + 4 if isinstance(key, str) else _SCALAR_CHARS
                 members = item.values()
             else:
                 members = item
             for member in members:
                 if isinstance(member, dict | list):
                     stack.append((member, depth + 1))
-                else:
-                    problem = _scalar_problem(member)
-                    if problem:
-                        return problem
+                    continue
+                problem = _scalar_problem(member)
+                if problem:
+                    return problem
+                size += len(member) + 3 if isinstance(member, str) else _SCALAR_CHARS
+            if size > MAX_JSON_CHARS:
+                return too_big
         else:
             problem = _scalar_problem(item)
             if problem:
                 return problem
-    return None
+            size += len(item) if isinstance(item, str) else _SCALAR_CHARS
+    return too_big if size > MAX_JSON_CHARS else None
 
 
 def _scalar_problem(item: Any) -> str | None:

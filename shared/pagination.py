@@ -15,6 +15,10 @@ from shared.errors import ValidationFailed
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# A page also stops once its rows hold this many bytes (the first row is always served, so a
+# page is at most this plus one row): 500 rows of the largest allowed size would otherwise be
+# gigabytes in the API process for one request.
+MAX_PAGE_BYTES = 4 * 1024 * 1024
 
 
 def parse_limit(raw: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
@@ -59,3 +63,14 @@ def page(rows: list, limit: int, key_of) -> tuple[list, str | None]:
         return rows, None
     rows = rows[:limit]
     return rows, encode_cursor(key_of(rows[-1]))
+
+
+def rows_within(sizes: list[int], budget: int = MAX_PAGE_BYTES) -> int:
+    """How many of the leading rows (their sizes in bytes) a page serves: at least one, then
+    as many as stay within `budget`."""
+    total = 0
+    for count, size in enumerate(sizes):
+        total += size or 0
+        if count and total > budget:
+            return count
+    return len(sizes)

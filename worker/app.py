@@ -22,6 +22,11 @@ def make_celery() -> Celery:
         # a task whose worker process died goes back to the queue at once
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # no task holds a worker for ever: the soft limit raises inside the task (the job fails
+        # or its sweep resumes it), the hard one ends the process; both under the visibility
+        # timeout (checked in shared.config), so a killed task is not also redelivered early
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
         task_default_queue="imports",
         # each kind's tasks on its queue (shared.jobs.kinds), so pools scale per kind
         task_routes={

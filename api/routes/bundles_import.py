@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 
 from api import context
 from api.enqueue import enqueue
-from shared.bundle.upload import submit_import
+from shared.bundle.upload import known_idempotency_key, submit_import
 from shared.config import get_settings
 from shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from shared.interop.source import SOURCES
@@ -71,9 +71,7 @@ def post_import():
         expected_size = request.content_length
         expect_gzip = encoding == "gzip"
     elif mimetype == "multipart/form-data":
-        if (request.content_length is not None
-                and request.content_length > limit + MULTIPART_OVERHEAD):
-            raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
+        _limit_form_stream(limit)
         upload = request.files.get("file")  # werkzeug spools large parts to disk, not memory
         if upload is None:
             raise ValidationFailed("No file", {"file": ["a multipart field named file is required"]})
@@ -84,8 +82,7 @@ def post_import():
         raise UnsupportedMediaType(
             "Send the bundle as application/json (optionally Content-Encoding: gzip) or as a "
             "multipart/form-data field named file", {"content_type": mimetype or None})
-    if key is None:  # a replay with a known key answers with its job, whatever the load
-        job_service.ensure_capacity(context.org_id())
+    _ensure_capacity(key)
     job, created = submit_import(context.org_id(), context.actor(), source, limit=limit,
                                  dry_run=dry_run, idempotency_key=key, expect_gzip=expect_gzip,
                                  enqueue=enqueue, expected_size=expected_size)
@@ -96,8 +93,7 @@ def _import_source(source: str, dry_run: bool, create_stages: bool, key: str | N
                    limit: int):
     """Another system's export: one zip (raw body) or multipart files (+ mapping)."""
     mimetype = request.mimetype
-    if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
+    _limit_form_stream(limit)
     with tempfile.TemporaryDirectory(prefix="drippulse-upload-") as tmp:
         path = Path(tmp) / "upload.zip"
         if mimetype in ZIP_TYPES:
@@ -113,11 +109,27 @@ def _import_source(source: str, dry_run: bool, create_stages: bool, key: str | N
             raise UnsupportedMediaType(
                 f"Send the {source} export as application/zip or as multipart/form-data "
                 "fields named file (and mapping for csv)", {"content_type": mimetype or None})
-        if key is None:
-            job_service.ensure_capacity(context.org_id())
+        _ensure_capacity(key)
         return submit_source_import(context.org_id(), context.actor(), path, source=source,
                                     dry_run=dry_run, create_stages=create_stages,
                                     idempotency_key=key, limit=limit, enqueue=enqueue)
+
+
+def _limit_form_stream(limit: int) -> None:
+    """Refuse a body over the limit as its bytes arrive, however it is framed: the multipart
+    parser spools parts to disk before the route sees them, so a chunked body (no
+    Content-Length) used to be read to its end first. Werkzeug counts the stream it parses
+    against max_content_length and stops there."""
+    if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
+        raise PayloadTooLarge(f"the upload exceeds {limit} bytes", {"max_upload_bytes": limit})
+    request.max_content_length = limit + MULTIPART_OVERHEAD
+
+
+def _ensure_capacity(key: str | None) -> None:
+    """The active-jobs cap, except for a replay of a known Idempotency-Key (it answers with its
+    job, whatever the load); a fresh key counts like no key."""
+    if not known_idempotency_key(context.org_id(), "import", key):
+        job_service.ensure_capacity(context.org_id())
 
 
 def _answer(job, created: bool):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from drippulse.services import resolved_settings
 
@@ -25,9 +26,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     from drippulse.runtime import up
     from shared.config import get_settings
 
+    settings = get_settings()
+    settings.check()  # production with an unfit SECRET_KEY: refuse before starting anything
+    warn_secret_key(settings)
     # Unresolved settings: `up` starts the embedded services itself, so that it knows
     # which ones it started and stops exactly those on Ctrl-C.
-    return up(get_settings(), port=args.port, workers=args.workers)
+    return up(settings, port=args.port, workers=args.workers)
+
+
+def warn_secret_key(settings) -> None:
+    """Outside production an unfit SECRET_KEY is allowed (local use) but never silent."""
+    problem = settings.secret_key_problem()
+    if problem:
+        print(f"drippulse: warning: {problem}; sessions and API tokens are forgeable by anyone "
+              "who knows it. Set SECRET_KEY (32+ random bytes) before exposing this server.",
+              file=sys.stderr)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

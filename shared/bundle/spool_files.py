@@ -18,12 +18,17 @@ from typing import Any, BinaryIO
 import orjson
 
 from shared import jsontext
+from shared.config import get_settings
 from shared.entities import ENTITIES
 from shared.interop.source import ORIGIN
 from shared.storage import Storage
 from shared.storage_keys import spool_key
 
 MAX_SYSTEMS = 20  # external systems tracked per entity of a converted upload
+# A batch ends at batch_size rows or at this many bytes of spooled rows, whichever comes first:
+# rows of up to a few MB each would otherwise make one batch (read, validated and written in one
+# transaction) cost a worker gigabytes. DRIPPULSE_BATCH_MAX_BYTES overrides it.
+BATCH_MAX_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -35,13 +40,15 @@ class EntitySpool:
     batch_row_start: int = 0
     batch_byte_start: int = 0
     batches: list[dict] = field(default_factory=list)
+    max_bytes: int = BATCH_MAX_BYTES
 
     def write(self, item: Any, batch_size: int) -> None:
         line = jsontext.dumps(item) + b"\n"
         self.handle.write(line)
         self.rows += 1
         self.offset += len(line)
-        if self.rows - self.batch_row_start >= batch_size:
+        if (self.rows - self.batch_row_start >= batch_size
+                or self.offset - self.batch_byte_start >= self.max_bytes):
             self.close_batch()
 
     def close_batch(self) -> None:
@@ -75,7 +82,7 @@ def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid
             if spool is None:
                 skey = spool_key(organization_id, job_id, converted.entity)
                 spool = spools[converted.entity] = EntitySpool(skey, stack.enter_context(
-                    storage.writer(skey)))
+                    storage.writer(skey)), max_bytes=get_settings().batch_max_bytes)
                 systems[converted.entity] = set()
             spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
             system = converted.row.get("external_system")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -18,9 +19,11 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.bundle.spool import GZIP_MAGIC
+from shared.config import get_settings
 from shared.errors import BadRequest, PayloadTooLarge
 from shared.ids import uuid7
 from shared.jobs.dispatch import Enqueue, dispatch_after_commit
+from shared.models import jobs
 from shared.services.jobs import create_job, find_idempotent
 from shared.storage import CHUNK, get_storage
 from shared.storage_keys import upload_key
@@ -38,6 +41,33 @@ class StoredUpload:
     gzip: bool
 
 
+class InflatedSize:
+    """Counts what a gzip body inflates to as it streams by, so a small gzip of a huge bundle is
+    refused (413) at upload instead of holding a worker. Output is never kept: at most `step`
+    bytes exist at a time. Data that is not valid gzip stops the count; the worker reports it."""
+
+    def __init__(self, limit: int, step: int = CHUNK) -> None:
+        self.limit, self.step = limit, step
+        self.total = 0
+        self._inflater: zlib._Decompress | None = zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+    def feed(self, data: bytes) -> None:
+        while data and self._inflater is not None:
+            try:
+                self.total += len(self._inflater.decompress(data, self.step))
+            except zlib.error:
+                self._inflater = None
+                return
+            if self.total > self.limit:
+                raise PayloadTooLarge(f"the bundle inflates to more than {self.limit} bytes",
+                                      {"max_inflated_bytes": self.limit})
+            if self._inflater.eof:  # another gzip member may follow
+                data = self._inflater.unused_data
+                self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            else:
+                data = self._inflater.unconsumed_tail
+
+
 def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID,
                  limit: int, *, expect_gzip: bool = False,
                  expected_size: int | None = None) -> StoredUpload:
@@ -45,6 +75,7 @@ def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID
     digest = hashlib.sha256()
     total = 0
     head = b""
+    inflated: InflatedSize | None = None
     storage = get_storage()
     try:
         with storage.writer(key) as out:
@@ -55,6 +86,10 @@ def store_upload(source: BinaryIO, organization_id: uuid.UUID, job_id: uuid.UUID
                                           {"max_upload_bytes": limit})
                 if len(head) < 64:
                     head += chunk[:64]
+                    if inflated is None and head.startswith(GZIP_MAGIC):
+                        inflated = InflatedSize(get_settings().max_inflated_bytes)
+                if inflated is not None:
+                    inflated.feed(chunk)
                 digest.update(chunk)
                 out.write(chunk)
             # Behind gunicorn the body stream just ends when the client hangs up mid-upload
@@ -88,6 +123,17 @@ def _cheap_checks(head: bytes, size: int, expect_gzip: bool) -> None:
     first = head.lstrip(WHITESPACE + b"\xef\xbb\xbf")[:1]
     if first and first != b"{":
         raise BadRequest("the bundle must be a JSON object", code="invalid_bundle")
+
+
+def known_idempotency_key(organization_id: uuid.UUID, kind: str, key: str | None) -> bool:
+    """Whether a job of `kind` was already made with this Idempotency-Key: only such a replay
+    may pass the active-jobs cap (a fresh key is a new job like any other)."""
+    if key is None:
+        return False
+    with db.tenant_transaction(organization_id) as conn:
+        return conn.execute(sa.select(jobs.c.id).where(
+            jobs.c.organization_id == organization_id, jobs.c.kind == kind,
+            jobs.c.idempotency_key == key)).first() is not None
 
 
 def submit_import(organization_id: uuid.UUID, actor: str, source: BinaryIO, *, limit: int,

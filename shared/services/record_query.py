@@ -58,6 +58,13 @@ def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None
     return from_, columns
 
 
+def row_bytes(table: sa.FromClause) -> sa.ColumnElement[int]:
+    """About the bytes a row takes in a response (its columns as text), computed by Postgres
+    so a page can be cut by size before any large value is fetched."""
+    return sum((sa.func.coalesce(sa.func.octet_length(sa.cast(c, sa.Text)), 0) for c in table.c),
+               sa.literal(0)).label("row_bytes")
+
+
 def id_condition(table: sa.Table, record_id: str | uuid.UUID) -> sa.ColumnElement[bool]:
     """`{id}` in a URL is the uuid or the public_id."""
     from shared.ids import parse_uuid

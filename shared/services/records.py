@@ -18,10 +18,11 @@ from shared.entities import Entity
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import mint_public_id, uuid7
 from shared.keyset import KeyPart, Keyset, uuid_value
+from shared.pagination import rows_within
 from shared.schemas import load_record
 from shared.serializers import api_row, bundle_row
 from shared.services import change_log, record_filters, references, stages
-from shared.services.record_query import id_condition, record_select
+from shared.services.record_query import id_condition, record_select, row_bytes
 
 
 def _fetch(conn: sa.Connection, entity: Entity, org: uuid.UUID, record_id: Any, *,
@@ -215,10 +216,15 @@ def list_records(entity: Entity, org: uuid.UUID, params: Mapping[str, str], limi
         inner = inner.where(t.c.deleted_at.is_(None))
     by_id = Keyset(KeyPart("id", t.c.id, uuid_value))
     inner = by_id.where_after(inner, params.get("cursor"))
-    # Page first, join the references to that page only.
-    page_rows = inner.order_by(*by_id.order_by()).limit(limit + 1).subquery("page")
-    query = record_select(entity, org, page_rows).order_by(page_rows.c.id)
+    # The page's ids and sizes first: it ends at `limit` rows or MAX_PAGE_BYTES, whichever
+    # comes first, before any large value leaves the database.
+    sized = inner.with_only_columns(t.c.id, row_bytes(t)).order_by(*by_id.order_by())
     with db.tenant_transaction(org) as conn:
-        rows = [r._mapping for r in conn.execute(query)]
-    rows, next_cursor = by_id.page(rows, limit)
+        keys = conn.execute(sized.limit(limit + 1)).all()
+        served = rows_within([k.row_bytes for k in keys[:limit]])
+        keys, next_cursor = by_id.page(keys, served)
+        # Join the references to that page only.
+        page_rows = inner.where(t.c.id.in_([k.id for k in keys])).subquery("page")
+        query = record_select(entity, org, page_rows).order_by(page_rows.c.id)
+        rows = [r._mapping for r in conn.execute(query)] if keys else []
     return [api_row(entity, r) for r in rows], next_cursor

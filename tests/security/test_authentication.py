@@ -5,6 +5,7 @@ file; `test_every_api_route_is_classified` makes sure the tenancy probes know it
 """
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -109,3 +110,41 @@ def test_api_keys_are_stored_only_hashed_and_never_logged(client, org, caplog, c
     assert secret not in dump and key not in dump
     logged = caplog.text + "".join(capfd.readouterr())
     assert secret not in logged
+
+
+def test_production_secret_key_rules_any_letter_case():
+    from shared.config import ConfigError, load
+
+    for env in ("production", "Production", "PRODUCTION"):
+        for secret in (None, "drippulse-dev-secret-change-me", "x", "k" * 31):
+            settings = load({"DRIPPULSE_ENV": env} | ({"SECRET_KEY": secret} if secret else {}))
+            with pytest.raises(ConfigError, match="SECRET_KEY"):
+                settings.check()
+        load({"DRIPPULSE_ENV": env, "SECRET_KEY": "k" * 32}).check()
+
+
+def test_up_warns_about_an_unfit_secret_key(capsys):
+    from drippulse.commands.server import warn_secret_key
+    from shared.config import load
+
+    warn_secret_key(load({}))
+    assert "SECRET_KEY" in capsys.readouterr().err
+
+
+def test_jwts_over_secret_key_with_a_bounded_lifetime_and_a_printable_sub(client, app, org,
+                                                                         settings):
+    org_id = org["organization_id"]
+    now = int(time.time())
+    good = {"org": org_id, "sub": "probe", "aud": "drippulse", "exp": now + 600}
+
+    def status(claims, secret=settings.secret_key) -> int:
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        return client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert status(good) == 200  # the contract: HS256 over SECRET_KEY
+    # sessions sign with a key of their own: a session secret cannot mint JWTs, nor the reverse
+    assert app.config["SECRET_KEY"] != settings.secret_key
+    assert status(good, app.config["SECRET_KEY"]) == 401
+    assert status(good | {"exp": 4102444800}) == 401  # year 2100
+    assert status(good | {"sub": "a\nforged log line"}) == 401
+    assert status(good | {"sub": "bell\x07"}) == 401
