@@ -118,10 +118,17 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
                 cleanup = job
             else:
                 if resume:
-                    conn.execute(import_batches.update().where(
-                        import_batches.c.organization_id == org,
-                        import_batches.c.job_id == job_id,
-                        import_batches.c.status == "pending").values(enqueued_at=None))
+                    # pending batches are queued again, except those a batch transaction holds
+                    # right now (it is applying them): waiting for their lock while holding the
+                    # job row, which that transaction wants next, was a deadlock
+                    free = (sa.select(import_batches.c.id)
+                            .where(import_batches.c.organization_id == org,
+                                   import_batches.c.job_id == job_id,
+                                   import_batches.c.status == "pending")
+                            .with_for_update(skip_locked=True))
+                    conn.execute(import_batches.update()
+                                 .where(import_batches.c.id.in_(free.scalar_subquery()))
+                                 .values(enqueued_at=None))
                 batches_after_commit(conn, enqueue, job_id,
                                      claim_batches(conn, org, job_id, current, PARALLEL_BATCHES))
                 state = f"importing {current}"
