@@ -7,139 +7,33 @@ back-off that honours Retry-After.
 """
 from __future__ import annotations
 
-import json
 import logging
-import random
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urljoin, urlsplit
-
-import requests
 
 from drippulse import interop_inputs, transfer_io
+from drippulse.client_transport import (  # noqa: F401  (part of the client's API)
+    RETRYABLE_STATUSES,
+    ApiError,
+    ApiTransport,
+    DripPulseError,
+    JobTimeout,
+    TransportError,
+)
+from drippulse.job_following import JobFollowing
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1/crm"
-TERMINAL_STATUSES = frozenset({"succeeded", "completed_with_errors", "failed", "cancelled"})
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 IMPORT_SOURCES = ("salesforce", "hubspot", "csv")
 EXPORT_FORMATS = ("json", "csv")
 
 ProgressCallback = Callable[[int, int | None], None]  # (bytes done, total bytes or None)
 
 
-class DripPulseError(Exception):
-    """Base of every error this client raises."""
-
-
-class ApiError(DripPulseError):
-    """The server answered with an error body `{"error": {"code", "message", "details"}}`."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-
-    @classmethod
-    def from_response(cls, response: requests.Response) -> ApiError:
-        try:
-            body = response.json()["error"]
-            return cls(response.status_code, str(body.get("code") or "error"),
-                       str(body.get("message") or response.reason), body.get("details"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            text = response.text[:200].strip() or response.reason or "no message"
-            return cls(response.status_code, "http_error", text)
-
-
-class TransportError(DripPulseError):
-    """The server could not be reached (after the retries)."""
-
-
-class JobTimeout(DripPulseError):
-    """wait_for_job gave up before the job finished (the job itself goes on)."""
-
-
-class DripPulseClient:
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0,
-                 max_retries: int = 5, max_retry_wait: float = 30.0,
-                 session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.base_url = base_url.rstrip("/") + "/"
-        self.token = token
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self._no_events = False  # the server has no event streams: poll
-        self.max_retry_wait = max_retry_wait
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = "drippulse-cli/0.1"
-        self._sleep = sleep
-
-    # ---- plumbing -------------------------------------------------------------------------
-    def _url(self, path: str) -> str:
-        return urljoin(self.base_url, path.lstrip("/")) if not path.startswith("http") else path
-
-    def _same_origin(self, url: str) -> bool:
-        a, b = urlsplit(url), urlsplit(self.base_url)
-        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
-
-    def _retry_delay(self, attempt: int, response: requests.Response | None) -> float:
-        if response is not None:
-            header = response.headers.get("Retry-After", "")
-            if header.strip().isdigit():
-                return min(float(header), self.max_retry_wait)
-        # exponential with jitter, so many clients hitting one busy server spread out
-        return min(self.max_retry_wait, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
-
-    def request(self, method: str, path: str, *, body_factory: Callable[[], Any] | None = None,
-                json: Any = None, params: dict | None = None, headers: dict | None = None,
-                stream: bool = False, expect: tuple[int, ...] = (200,),
-                retry: bool = True) -> requests.Response:
-        """One API call with bounded retries; `body_factory` rebuilds a streamed body per try.
-
-        POSTs are only retried when they carry an Idempotency-Key (or are naturally idempotent,
-        which the caller signals by passing one): the server then answers a repeat with the
-        job it already made.
-        """
-        url = self._url(path)
-        send_headers = dict(headers or {})
-        if self._same_origin(url):  # never hand the key to a storage host (signed URLs)
-            send_headers["Authorization"] = f"Bearer {self.token}"
-        retry_safe = retry and (method in ("GET", "HEAD") or "Idempotency-Key" in send_headers)
-        attempt = 0
-        while True:
-            response = None
-            try:
-                response = self.session.request(
-                    method, url, params=params, json=json, headers=send_headers,
-                    data=body_factory() if body_factory else None, stream=stream,
-                    timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if not retry_safe or attempt >= self.max_retries:
-                    raise TransportError(f"cannot reach {self.base_url}: {exc}") from exc
-                log.debug("connection problem on %s %s: %s", method, url, exc)
-            else:
-                if response.status_code in expect:
-                    return response
-                if (response.status_code not in RETRYABLE_STATUSES or not retry_safe
-                        or attempt >= self.max_retries):
-                    error = ApiError.from_response(response)
-                    response.close()
-                    raise error
-                response.close()
-            delay = self._retry_delay(attempt, response)
-            log.info("retrying %s %s in %.1fs", method, url, delay)
-            self._sleep(delay)
-            attempt += 1
-
-    def _json(self, method: str, path: str, **kwargs) -> Any:
-        return self.request(method, path, **kwargs).json()
-
+class DripPulseClient(JobFollowing, ApiTransport):
     # ---- identity --------------------------------------------------------------------------
     def whoami(self) -> dict:
         return self._json("GET", "/api/v1/me")
@@ -260,78 +154,6 @@ class DripPulseClient:
                          if on)
         return self._json("POST", f"{API}/jobs/{job_id}/revert" + (f"?{query}" if query else ""),
                           expect=(202,))
-
-    def job_events(self, job_id: str) -> Iterator[dict]:
-        """The job JSON on every change, from the server-sent event stream
-        (GET jobs/{id}/events), until the stream ends (the final status, or the server's
-        stream lifetime). ApiError 503 when the server holds too many streams."""
-        # no retries: a busy server (503) is answered by polling instead
-        response = self.request("GET", f"{API}/jobs/{job_id}/events", stream=True,
-                                headers={"Accept": "text/event-stream"}, retry=False)
-        with response:
-            if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
-                raise ApiError(406, "not_an_event_stream", "the server sent no event stream")
-            data: list[str] = []
-            for line in response.iter_lines(decode_unicode=True):
-                if line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
-                elif not line and data:
-                    yield json.loads("\n".join(data))
-                    data = []
-
-    def wait_for_job(self, job_id: str, *, on_progress: Callable[[dict], None] | None = None,
-                     timeout: float | None = None, initial_interval: float = 0.3,
-                     max_interval: float = 5.0, events: bool = True) -> dict:
-        """Follow the job until it is terminal: its event stream when the server has one (each
-        change arrives at once), else polling, whose interval backs off while nothing changes
-        and snaps back when progress moves, so a busy job stays lively and an idle one is
-        cheap."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        if events and not self._no_events:
-            job = self._follow_events(job_id, on_progress, deadline)
-            if job is not None:
-                return job
-        interval, last = initial_interval, None
-        while True:
-            job = self.get_job(job_id)
-            if on_progress:
-                on_progress(job)
-            if job.get("status") in TERMINAL_STATUSES:
-                return job
-            marker = (job.get("status"), job.get("percent"), repr(job.get("progress")))
-            interval = initial_interval if marker != last else min(max_interval, interval * 1.5)
-            last = marker
-            if deadline is not None and time.monotonic() + interval > deadline:
-                raise JobTimeout(f"job {job_id} still {job.get('status')} after {timeout}s")
-            self._sleep(interval)
-
-    def _follow_events(self, job_id: str, on_progress: Callable[[dict], None] | None,
-                       deadline: float | None) -> dict | None:
-        """The final job via event streams (reconnecting when one ends early); None when the
-        server has no streams or none free right now: the caller polls instead."""
-        while deadline is None or time.monotonic() < deadline:
-            seen = False
-            try:
-                for job in self.job_events(job_id):
-                    seen = True
-                    if on_progress:
-                        on_progress(job)
-                    if job.get("status") in TERMINAL_STATUSES:
-                        return job
-            except ApiError as exc:
-                if exc.status in (404, 405, 406):  # a server without streams: never again
-                    self._no_events = exc.status != 404 or self._route_missing(job_id)
-                return None
-            except (TransportError, requests.RequestException, ValueError):
-                return None
-            if not seen:  # a stream that ends before its first event: poll instead
-                return None
-        return None
-
-    def _route_missing(self, job_id: str) -> bool:
-        """A 404 from the stream is the job's own 404 unless the job exists."""
-        self.get_job(job_id)  # raises the job's 404
-        return True
 
     # ---- export ----------------------------------------------------------------------------
     def start_export(self, *, gzip: bool = False, format: str = "json",
