@@ -7,7 +7,7 @@ from api import context
 from api.body import json_body, reject_nul
 from shared.errors import ValidationFailed
 from shared.pagination import parse_limit
-from shared.services import pipeline_board, pipelines
+from shared.services import pipeline_admin, pipeline_board, pipelines
 from shared.urls import CRM_API
 
 bp = Blueprint("pipelines", __name__, url_prefix=f"{CRM_API}/pipelines")
@@ -36,28 +36,28 @@ def get_pipeline(pipeline_id: str):
 @bp.patch("/<pipeline_id>")
 def update_pipeline(pipeline_id: str):
     """Rename a pipeline or make it the default"""
-    return jsonify(pipelines.update_pipeline(context.org_id(), pipeline_id, json_body(),
+    return jsonify(pipeline_admin.update_pipeline(context.org_id(), pipeline_id, json_body(),
                                              context.actor()))
 
 
 @bp.delete("/<pipeline_id>")
 def delete_pipeline(pipeline_id: str):
     """Delete a pipeline (never the default); ?move_to= takes its opportunities"""
-    pipelines.delete_pipeline(context.org_id(), pipeline_id, _move_to(), context.actor())
+    pipeline_admin.delete_pipeline(context.org_id(), pipeline_id, _move_to(), context.actor())
     return "", 204
 
 
 @bp.patch("/<pipeline_id>/stages/<stage_id>")
 def update_stage(pipeline_id: str, stage_id: str):
     """Rename a stage, change its kind or move it to another position"""
-    return jsonify(pipelines.update_stage(context.org_id(), pipeline_id, stage_id, json_body(),
+    return jsonify(pipeline_admin.update_stage(context.org_id(), pipeline_id, stage_id, json_body(),
                                           context.actor()))
 
 
 @bp.delete("/<pipeline_id>/stages/<stage_id>")
 def delete_stage(pipeline_id: str, stage_id: str):
     """Delete a stage (never the last); ?move_to= takes its opportunities"""
-    pipelines.delete_stage(context.org_id(), pipeline_id, stage_id, _move_to(), context.actor())
+    pipeline_admin.delete_stage(context.org_id(), pipeline_id, stage_id, _move_to(), context.actor())
     return "", 204
 
 

@@ -61,23 +61,43 @@ const Jobs = (() => {
     if (!job.error_count || !job.links || !job.links.errors) return;
     const data = await api(job.links.errors, { query: { limit: 100 } });
     const table = h("table", { class: "grid compact errors" }, h("tbody"));
-    head(table, [["entity", "entity"], ["index", "row"], ["public_id", "public_id"], ["field", "field"], ["message", "message"]]);
+    // a converted row (another system's export) says where it is in the source: file and row
+    const where = (e) => (e.file ? `${e.file} ${e.row !== undefined ? `row ${e.row}` : `record ${e.record}`}` : "");
+    const converted = data.items.some((e) => e.file);
+    head(table, [["entity", "entity"], ["index", "row"], ...(converted ? [["file", "in the source"]] : []), ["public_id", "public_id"], ["field", "field"], ["message", "message"]]);
     table.tBodies[0].append(...data.items.map((e) => h("tr", {},
-      ["entity", "index", "public_id", "field", "message"].map((k) => h("td", {}, fmt(e[k]))))));
+      h("td", {}, fmt(e.entity)), h("td", {}, fmt(e.index)), converted ? h("td", {}, where(e)) : null,
+      ["public_id", "field", "message"].map((k) => h("td", {}, fmt(e[k]))))));
     container.querySelector(".job-errors").replaceChildren(table,
       data.next ? h("p", { class: "muted" }, "Showing the first 100 errors.") : "");
   }
 
-  /* Poll until the job finishes, re-rendering each time; resolves with the finished job. */
+  /* The job's event stream (GET jobs/{id}/events: one event per change); resolves with the
+     finished job, or null when the server has no stream for us (busy, or it ended early). */
+  function stream(job, onJob) {
+    return new Promise((resolve) => {
+      if (!window.EventSource) { resolve(null); return; }
+      const source = new EventSource(`${job.links.self}/events`);
+      source.onmessage = (event) => {
+        const next = JSON.parse(event.data);
+        onJob(next);
+        if (finished(next)) { source.close(); resolve(next); }
+      };
+      source.onerror = () => { source.close(); resolve(null); };
+    });
+  }
+
+  /* Follow the job until it finishes — its event stream when the server has one, else polling —
+     re-rendering on each change; resolves with the finished job. */
   async function follow(container, job, onUpdate) {
     let delay = 400;
+    const seen = (next) => { job = next; render(container, next); if (onUpdate) onUpdate(next); };
     render(container, job);
     while (!finished(job)) {
+      if (await stream(job, seen)) break;
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(2000, delay * 1.25);
-      job = await api(job.links.self);
-      render(container, job);
-      if (onUpdate) onUpdate(job);
+      seen(await api(job.links.self));
     }
     await renderErrors(container, job);
     return job;
