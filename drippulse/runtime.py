@@ -51,15 +51,18 @@ def build_children(settings: Settings, port: int, workers: int) -> list[Child]:
     env = child_env(settings)
     api = Child("api", [
         sys.executable, "-m", "gunicorn", "api.wsgi:app",
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        # gthread, answering its own errors (a URI over the limit: 414) as JSON
+        "--worker-class", "api.errors.JsonErrorsWorker",
         "--threads", "4", "--graceful-timeout", "10", "--log-level", "warning",
     ], env)
-    children = [api]
+    # the scheduler is a child of its own, not a worker's `--beat` thread: when it dies the
+    # supervisor sees it and restarts it, as it does a worker (periodic sweeps, once per `up`);
+    # cwd=data_dir: celery beat keeps its schedule file in the working directory
+    children = [api, Child("beat", [sys.executable, "-m", "drippulse", "beat", "--loglevel",
+                                    "WARNING"], env, cwd=settings.data_dir)]
     for index in range(1, workers + 1):
         argv = [sys.executable, "-m", "drippulse", "worker", "--loglevel", "WARNING"]
-        if index == 1:
-            argv.append("--beat")  # periodic sweeps run exactly once per `up`
-        # cwd=data_dir: celery beat keeps its schedule file in the working directory.
         children.append(Child(f"worker-{index}", argv, env, cwd=settings.data_dir))
     return children
 

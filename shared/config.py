@@ -69,6 +69,9 @@ class Settings:
     task_time_limit: int = 1860
     # JWTs whose exp is further than this from now are refused
     max_jwt_lifetime_seconds: int = 7 * 24 * 3600
+    # import batches one organization keeps queued at once, over all its jobs: another
+    # organization's job waits behind at most this many of its batches (fair queueing)
+    org_parallel_batches: int = 8
     secret_key_set: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -158,6 +161,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         task_soft_time_limit=soft_limit,
         task_time_limit=_int(env, "DRIPPULSE_TASK_TIME_LIMIT", soft_limit + 60),
         max_jwt_lifetime_seconds=_int(env, "DRIPPULSE_MAX_JWT_LIFETIME_SECONDS", 7 * 24 * 3600),
+        org_parallel_batches=max(1, _int(env, "DRIPPULSE_ORG_PARALLEL_BATCHES", 8)),
         secret_key_set=bool(env.get("SECRET_KEY")),
     )
     return settings

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -46,14 +47,30 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# C0/C1 controls, DEL and the Unicode line separators: any of them in a message (a request path
+# with %0A, a value quoted into an error) could start a forged line or repaint a terminal
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x1b`)."""
+    return _CONTROLS.sub(lambda m: _NAMED.get(m.group(), m.group().encode(
+        "unicode_escape").decode("ascii")), text)
+
+
 class PlainFormatter(logging.Formatter):
+    """One record, one line: the message and context are escaped; a traceback, appended after
+    them by logging itself, keeps its lines."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        line = super().formatMessage(record)
         context = getattr(record, "context", "")
-        return f"{line} [{context}]" if context else line
+        line = f"{line} [{context}]" if context else line
+        return escape_controls(line)
 
 
 class JsonFormatter(logging.Formatter):

@@ -40,6 +40,7 @@ ATTEMPT = {"type": "object", "properties": {
     "event": {"type": "string", "enum": list(EVENTS)},
     "job_id": {"type": "string", "format": "uuid"}, "attempt": {"type": "integer"},
     "status_code": {"type": "integer", "nullable": True},
+    "latency": {"type": "integer", "nullable": True, "description": "milliseconds"},
     "latency_ms": {"type": "integer", "nullable": True},
     "delivered_at": {"type": "string", "format": "date-time"}, "ok": {"type": "boolean"},
     "error": {"type": "string", "nullable": True},

@@ -26,7 +26,7 @@ DERIVED = (STAGE_NAME,)
 
 
 def convert_public_id(value: Any) -> str:
-    if not isinstance(value, str) or not PUBLIC_ID_RE.match(value):
+    if not isinstance(value, str) or not PUBLIC_ID_RE.fullmatch(value):
         raise FieldError("must be 1 to 64 characters of A-Z a-z 0-9 _ . : -")
     return value
 

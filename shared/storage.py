@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,6 +72,22 @@ class LocalStorage:
     def local_path(self, key: str) -> Path | None:
         """A filesystem path when the backend has one (lets the reader memory-map or seek)."""
         return self._path(key)
+
+    def remove_stale_parts(self, older_than_seconds: float) -> int:
+        """Delete `.part` files of writers killed mid-write (their `finally` never ran),
+        untouched for `older_than_seconds`: a live writer keeps its file's mtime fresh."""
+        cutoff = time.time() - older_than_seconds
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        for path in self.root.rglob(".*.part"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # its writer finished or another sweep took it
+                pass
+        return removed
 
 
 def copy_stream(source: BinaryIO, target: BinaryIO, limit: int | None = None) -> int:

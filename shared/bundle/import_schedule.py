@@ -3,10 +3,15 @@
 applied, when statistics are refreshed, and when the job ends.
 
 `advance` moves the job on and is safe to call any number of times, concurrently (the job row
-is locked); `schedule_after_batch` runs inside each batch's transaction and queues one more
-batch of the entity (so other jobs' messages interleave: per-organization fairness), or moves
-the job on once the entity's last batch is done. Batch ids reach the broker only after the
-transaction that claimed them commits.
+is locked); `schedule_after_batch` runs inside each batch's transaction, hands the slot it
+frees to the organization's jobs in turn (`fill_slots`), and moves the job on once the
+entity's last batch is done. Batch ids reach the broker only after the transaction that
+claimed them commits.
+
+Fairness: an organization keeps at most `Settings.org_parallel_batches` batches queued over
+all its jobs (and one job at most PARALLEL_BATCHES), so another organization's small job waits
+behind that many batches at most, however many big imports the first one runs. A job that
+waits for a slot is not stalled: the sweeper leaves it alone (`waiting_for_slot`).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import sqlalchemy as sa
 from shared import db
 from shared.bundle.references import apply_deferred_refs
 from shared.bundle.tables import import_batches, import_refs, import_row_keys
+from shared.config import get_settings
 from shared.entities import ENTITIES
 from shared.jobs import lifecycle
 from shared.jobs import progress as job_progress
@@ -43,13 +49,75 @@ def schedule_after_batch(conn: sa.Connection, batch, enqueue: Enqueue) -> None:
     """In the transaction that marks `batch` done: claim the entity's next batch, or, when
     none is pending, move the job on (after the commit)."""
     org, job_id = batch.organization_id, batch.job_id
-    batches_after_commit(conn, enqueue, job_id,
-                         claim_batches(conn, org, job_id, batch.entity, 1))
+    fill_slots(conn, org, enqueue)
     remaining = conn.execute(sa.select(sa.func.count()).where(
         import_batches.c.organization_id == org, import_batches.c.job_id == job_id,
         import_batches.c.entity == batch.entity, import_batches.c.status == "pending")).scalar()
     if remaining == 0:
         db.after_commit(conn, lambda: advance(job_id, enqueue))
+
+
+def fill_slots(conn: sa.Connection, organization_id: uuid.UUID, enqueue: Enqueue) -> int:
+    """Queue batches of the organization's importing jobs up to its share of the queue, one at
+    a time to the job served least recently (a job never served first); returns how many.
+    Racing callers each see the other's batch still queued, so together they never exceed the
+    share (they may leave a slot free until the next batch ends; the sweeper covers an idle
+    organization)."""
+    free = get_settings().org_parallel_batches
+    jobs_now = []
+    for row in conn.execute(_SLOTS, {"org": organization_id}).all():
+        free -= row.queued
+        if row.entity and row.waiting and row.queued < PARALLEL_BATCHES:
+            jobs_now.append([row.served is not None, row.served, row.id, row.entity, row.queued])
+    turn = 0
+    while free > 0 and jobs_now:
+        jobs_now.sort(key=lambda j: (j[0], j[1] or 0, j[2]))
+        pick = jobs_now[0]
+        claimed = claim_batches(conn, organization_id, pick[2], pick[3], 1)
+        if not claimed or pick[4] + 1 >= PARALLEL_BATCHES:
+            jobs_now.pop(0)
+        if claimed:
+            batches_after_commit(conn, enqueue, pick[2], claimed)
+            turn += 1
+            free -= 1
+            pick[0], pick[1], pick[4] = True, _LATER + turn, pick[4] + 1
+    return turn
+
+
+# The organization's running imports: batches queued (pending, enqueued), batches of the
+# entity the job is importing waiting for a slot, and when it was last given one.
+_SLOTS = sa.text(
+    "SELECT j.id, j.checkpoint->>'entity' AS entity, "
+    "count(b.id) FILTER (WHERE b.status = 'pending' AND b.enqueued_at IS NOT NULL) AS queued, "
+    "count(b.id) FILTER (WHERE b.status = 'pending' AND b.enqueued_at IS NULL "
+    "AND b.entity = j.checkpoint->>'entity') AS waiting, "
+    "extract(epoch FROM max(b.enqueued_at)) AS served "
+    "FROM crm.jobs j LEFT JOIN crm.import_batches b "
+    "ON b.organization_id = j.organization_id AND b.job_id = j.id "
+    "WHERE j.organization_id = :org AND j.kind = 'import' AND j.status = 'running' "
+    "GROUP BY j.id")
+# sorts after any epoch: a job just given a slot goes to the back of the line
+_LATER = 1e12
+
+
+def waiting_for_slot() -> sa.ColumnElement[bool]:
+    """Running imports (rows of `jobs`) that have batches to do, none queued, while other
+    running jobs of their organization hold queued batches: they wait for a slot, which those
+    jobs' batches hand over as they end."""
+    mine, theirs, holder = (import_batches.alias("mine"), import_batches.alias("theirs"),
+                            jobs.alias("holder"))
+    own = (mine.c.organization_id == jobs.c.organization_id, mine.c.job_id == jobs.c.id,
+           mine.c.status == "pending")
+    return sa.and_(
+        jobs.c.kind == "import", jobs.c.status == JobStatus.RUNNING,
+        jobs.c.checkpoint.has_key("entity"),
+        sa.exists().where(*own, mine.c.enqueued_at.is_(None)),
+        ~sa.exists().where(*own, mine.c.enqueued_at.is_not(None)),
+        sa.exists().where(theirs.c.organization_id == jobs.c.organization_id,
+                          theirs.c.status == "pending", theirs.c.enqueued_at.is_not(None),
+                          holder.c.organization_id == theirs.c.organization_id,
+                          holder.c.id == theirs.c.job_id, holder.c.id != jobs.c.id,
+                          holder.c.status == JobStatus.RUNNING))
 
 
 def claim_batches(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID,
@@ -129,9 +197,15 @@ def advance(job_id: uuid.UUID, enqueue: Enqueue, *, resume: bool = False) -> str
                     conn.execute(import_batches.update()
                                  .where(import_batches.c.id.in_(free.scalar_subquery()))
                                  .values(enqueued_at=None))
-                batches_after_commit(conn, enqueue, job_id,
-                                     claim_batches(conn, org, job_id, current, PARALLEL_BATCHES))
+                # the entity whose batches the organization's freed slots may now be given
+                conn.execute(jobs.update().where(jobs.c.organization_id == org,
+                                                 jobs.c.id == job_id)
+                             .values(checkpoint=jobs.c.checkpoint.op("||")(
+                                 sa.func.jsonb_build_object(sa.cast("entity", sa.Text),
+                                                            current))))
                 state = f"importing {current}"
+        # a job that ended (a cancelled one with batches queued) frees its slots here
+        fill_slots(conn, org, enqueue)
     if cleanup is not None:
         _delete_files(cleanup)
     if later:

@@ -26,6 +26,7 @@ from shared.entities import (
 )
 from shared.ids import parse_uuid
 from shared.interop.source import ORIGIN, ROW_ERROR
+from shared.schemas import PUBLIC_ID_RE
 
 MAX_PUBLIC_ID = 255
 _CONVERT_TIMESTAMP = k.DATETIME.convert
@@ -124,10 +125,11 @@ class RowValidator:
                     and external_id and not _bad_public_id(system)
                     and not _bad_public_id(external_id)):
                 external_key = (system, external_id)
-        elif _bad_public_id(public_id):
+        elif not isinstance(public_id, str) or not PUBLIC_ID_RE.fullmatch(public_id):
+            # the API's rule: a row's own id is as safe in URLs, logs and CSV cells whichever
+            # way the row arrived (references are only looked up, so stay lenient)
             errors.append(row_error(entity, index, None, "public_id",
-                                    f"must be a string of at most {MAX_PUBLIC_ID} characters "
-                                    "without NUL or unpaired surrogate characters"))
+                                    "must be 1 to 64 characters of A-Z a-z 0-9 _ . : -"))
             public_id = None
         values: dict[str, Any] = {}
         for name, convert, required, default in self.specs:

@@ -139,7 +139,9 @@ def attempts_page(organization_id: uuid.UUID, webhook_id: uuid.UUID, *,
 def attempt_json(row: Any) -> dict[str, Any]:
     return {"delivery_id": str(row.delivery_id), "event": row.event, "job_id": str(row.job_id),
             "attempt": row.attempt, "status_code": row.status_code,
-            "latency_ms": row.latency_ms, "delivered_at": row.delivered_at.isoformat(),
+            # `latency` is the contract's name (milliseconds); latency_ms says the unit
+            "latency": row.latency_ms, "latency_ms": row.latency_ms,
+            "delivered_at": row.delivered_at.isoformat(),
             "ok": row.status_code is not None and 200 <= row.status_code < 300,
             "error": row.error, "response_excerpt": row.response_excerpt,
             "delivery_status": row.delivery_status}

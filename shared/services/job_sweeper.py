@@ -5,6 +5,9 @@ moved for `stale_seconds` (every import batch touches it). That covers an enqueu
 Redis was down, a worker killed with its messages unacknowledged, and a crash between a commit
 and the enqueue that should have followed it. The run task then resumes from the checkpoint;
 past Settings.max_job_attempts a resumed job fails with `worker_lost`.
+
+An import waiting for one of its organization's batch slots (fair queueing) does not move while
+it waits, and is not stale: the jobs holding the slots hand them over as their batches end.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from shared import db
+from shared.bundle.import_schedule import waiting_for_slot
 from shared.jobs.dispatch import send_run
 from shared.jobs.status import ACTIVE, JobStatus
 from shared.models import jobs
@@ -27,8 +31,8 @@ def sweep_stale_jobs(enqueue: Callable[[str, list], None], stale_seconds: int, *
     """Re-enqueue stale jobs (of one organization when given: operators, tests)."""
     stale = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, stale_seconds)
     active = jobs.c.status.in_(ACTIVE)
-    query = sa.select(jobs.c.id, jobs.c.kind, jobs.c.status).where(active,
-                                                                  jobs.c.updated_at <= stale)
+    query = sa.select(jobs.c.id, jobs.c.kind, jobs.c.status).where(
+        active, jobs.c.updated_at <= stale, ~waiting_for_slot())
     if organization_id is not None:
         query = query.where(jobs.c.organization_id == organization_id)
     with db.transaction() as conn:

@@ -20,8 +20,8 @@ from shared.models import job_errors, jobs
 from shared.storage import get_storage
 
 log = logging.getLogger("drippulse.retention")
-
-
+# a `.part` file unmodified this long belongs to a dead writer (a live one writes continuously)
+PART_MAX_AGE_SECONDS = 24 * 3600
 
 def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, int]:
     """Delete expired finished jobs; return how many jobs, job errors and files went."""
@@ -61,6 +61,10 @@ def cleanup(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, 
                 sa.tuple_(jobs.c.organization_id, jobs.c.id).in_(keys))).rowcount
         if len(rows) < batch_size:
             break
+    # a worker killed while writing leaves its temporary file behind; none is named by a job
+    remove_parts = getattr(storage, "remove_stale_parts", None)
+    if remove_parts is not None:
+        deleted["files"] += remove_parts(PART_MAX_AGE_SECONDS)
     if any(deleted.values()):
         log.info("retention: deleted %(jobs)d jobs, %(job_errors)d job errors, %(files)d files",
                  deleted)
