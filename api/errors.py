@@ -1,10 +1,13 @@
-"""Every error leaves as `{"error": {"code", "message", "details"}}`, never as an HTML page."""
+"""Every API error leaves as `{"error": {"code", "message", "details"}}`. Only a browser's
+dashboard URL (under /app) gets an HTML page in the app shell instead: a person reads it."""
 from __future__ import annotations
 
+import json
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, redirect, request, url_for
+from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import AppError, RateLimited
@@ -18,11 +21,41 @@ def error_response(status: int, code: str, message: str, details=None):
     return response
 
 
+_TITLES = {404: "Page not found", 405: "Not allowed here", 500: "Something went wrong"}
+
+
+def _dashboard_url() -> bool:
+    return request.path == "/app" or request.path.startswith("/app/")
+
+
+def _html_error(status: int, message: str):
+    """The error as a page in the app shell, or None to fall back to JSON (e.g. the database is
+    what failed, so the shell cannot be drawn). Signed out, the visitor signs in first, like at
+    any other /app URL: an error page must not be a way around the sign-in."""
+    from api import session_auth
+    from api.routes import dashboard
+
+    try:
+        g.user = session_auth.current_user()
+        if g.user is None:
+            return redirect(url_for("dashboard_auth.login",
+                                    next=request.full_path.rstrip("?")))
+        title = _TITLES.get(status, "Something went wrong")
+        html = dashboard.render_page("error.html", title, "",
+                                     context={"status": status, "message": message})
+    except Exception:  # noqa: BLE001 - an error page must never raise; JSON still answers
+        log.exception("could not render the HTML error page")
+        return None
+    return html, status
+
+
 def init_app(app: Flask) -> None:
     """Flask picks a handler by the exception's class (most specific first), so the order below
     does not matter; what matters is that they exist before the first request."""
     @app.errorhandler(AppError)
     def handle_app_error(exc: AppError):
+        if _dashboard_url() and (page := _html_error(exc.status, exc.message)) is not None:
+            return page
         response = jsonify(exc.to_dict())
         response.status_code = exc.status
         if isinstance(exc, RateLimited):
@@ -32,6 +65,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
+        if _dashboard_url() and (page := _html_error(exc.code or 500,
+                                                     exc.description or exc.name)) is not None:
+            return page
         response = error_response(exc.code or 500, code, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
@@ -55,4 +91,30 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         log.exception("unhandled error")
+        if _dashboard_url() and (page := _html_error(500, "An unexpected error occurred")):
+            return page
         return error_response(500, "internal_error", "An unexpected error occurred")
+
+
+def _gunicorn_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """What gunicorn answers itself, before the app sees the request (a request line over its
+    limit: 414; headers it cannot parse: 400 / 431), in the API's error shape. The parser's
+    message is not echoed: it quotes the client's bytes."""
+    from gunicorn import util
+
+    code = reason.lower().replace(" ", "_")
+    body = json.dumps({"error": {"code": code, "message": reason, "details": None}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class JsonErrorsWorker(ThreadWorker):
+    """gunicorn's threaded worker, whose own error answers (414 above all) are JSON like every
+    other API error. Set once per worker process: that process serves only this app."""
+
+    def init_process(self) -> None:
+        from gunicorn import util
+
+        util.write_error = _gunicorn_error
+        super().init_process()

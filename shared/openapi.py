@@ -45,6 +45,9 @@ def _field_schemas(entity: Entity) -> dict[str, dict]:
     for ref in entity.references:
         props[ref.public_field] = _nullable(REF)
         props[ref.column] = _nullable(UUID)
+        props[f"{ref.name}_name"] = _nullable({
+            "type": "string", "readOnly": True,
+            "description": "the referenced row's name (else person's name, email, public_id)"})
     for ref in entity.polymorphic_references:
         props[ref.type_column] = _nullable({"type": "string", "enum": list(ref.record_types)})
     if entity.stage_placement:
@@ -165,7 +168,10 @@ CHANGE_EVENT = _obj(id=UUID, record_type={"type": "string"}, record_id=UUID,
                     event_type={"type": "string",
                                 "enum": ["created", "updated", "deleted", "imported"]},
                     changes={"type": "object", "description": "{field: [old, new]}"},
-                    actor=_nullable({"type": "string"}), job_id=_nullable(UUID), occurred_at=TS,
+                    actor=_nullable({"type": "string"}),
+                    actor_email=_nullable({"type": "string", "readOnly": True,
+                                           "description": "the email of a user: actor"}),
+                    job_id=_nullable(UUID), occurred_at=TS,
                     request_id=_nullable({"type": "string"}))
 BOARD_COLUMN = _obj(stage=_ref("Stage"), count={"type": "integer"},
                     amount_total={"type": "string"},

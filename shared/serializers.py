@@ -44,10 +44,12 @@ def bundle_keys(entity: Entity) -> tuple[str, ...]:
 
 
 def api_keys(entity: Entity) -> tuple[str, ...]:
-    """API row = `id` + bundle row + the references' uuids."""
+    """API row = `id` + bundle row + the references' uuids and names (`<ref>_name`, read-only:
+    what a person reads; the bundle keeps only ids, so imports never depend on names)."""
     keys = list(bundle_keys(entity))
     for ref in entity.references:
-        keys.insert(keys.index(ref.public_field) + 1, ref.column)
+        at = keys.index(ref.public_field) + 1
+        keys[at:at] = [ref.column, f"{ref.name}_name"]
     return ("id", *keys)
 
 

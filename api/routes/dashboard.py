@@ -2,7 +2,9 @@
 the JSON API (/api/v1/crm) with the session cookie, so there is one implementation of CRUD."""
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, g, redirect, render_template, request, send_file, url_for
 
 from api import dashboard_meta, session_auth
 from shared.entities import BY_PLURAL
@@ -10,6 +12,19 @@ from shared.errors import NotFound
 from shared.urls import CRM_API
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
+
+_FAVICON = Path(__file__).resolve().parents[1] / "static" / "dashboard" / "favicon.svg"
+
+
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links; answering it keeps the console of
+    every page (and the access log) free of 404s. No sign-in: it is the same for everyone."""
+    return send_file(_FAVICON, mimetype="image/svg+xml", max_age=86400)
+
+
+# An app-wide URL (outside /app, so the sign-in hook below does not apply), kept with the
+# dashboard it belongs to rather than in the app factory.
+bp.record_once(lambda state: state.app.add_url_rule("/favicon.ico", "favicon", favicon))
 
 
 @bp.before_request
@@ -23,8 +38,16 @@ def require_sign_in():
 
 def _page(template: str, title: str, active: str, **data):
     """Render a page; `data` reaches the page's script as JSON (no inline script, strict CSP)."""
+    return render_page(template, title, active, **data)
+
+
+def render_page(template: str, title: str, active: str, *, context: dict | None = None,
+                **data) -> str:
+    """A page in the app shell for the signed-in `g.user` (also used by the HTML error pages):
+    `context` goes to the template, `data` to the page's script."""
     page_data = {"api": CRM_API, "entities": dashboard_meta.all_meta(), **data}
-    return render_template(f"dashboard/{template}", title=title, active=active, user=g.user,
+    return render_template(f"dashboard/{template}", **(context or {}), title=title,
+                           active=active, user=g.user,
                            sidebar=[(p, dashboard_meta.all_meta()[p]["label"])
                                     for p in dashboard_meta.SIDEBAR],
                            csrf_token=session_auth.csrf_token(), page_data=page_data)
@@ -79,6 +102,13 @@ def import_export():
 @bp.get("/jobs")
 def jobs():
     return _page("jobs.html", "Jobs", "jobs")
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str):
+    # The page's script fetches the job through the API, so another organization's job (or an
+    # unknown id) says "not found" there, exactly like a record's page.
+    return _page("job.html", "Job", "jobs", job_id=job_id)
 
 
 @bp.get("/crm/settings/webhooks")

@@ -19,6 +19,7 @@ from shared.ids import parse_uuid, uuid7
 from shared.keyset import KeyPart, Keyset, aware_datetime_value, uuid_value
 from shared.logging_setup import log_context
 from shared.models import change_events as ce
+from shared.models import users
 from shared.serializers import json_value
 
 EVENT_TYPES = ("created", "updated", "deleted", "imported")
@@ -68,7 +69,13 @@ def record_events(conn: sa.Connection, organization_id: uuid.UUID, record_type: 
     ), [{"id": uuid7(), "job_id": None, **e} for e in events])
 
 
-def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
+USER_ACTOR = "user:"
+
+
+def event_json(row: Mapping[str, Any], emails: Mapping[str, str] | None = None
+               ) -> dict[str, Any]:
+    """`actor_email`: the signed-in user's email behind a `user:<uuid>` actor, for people to
+    read (null for API keys, imports by the CLI, or a user since removed)."""
     return {
         "id": str(row["id"]),
         "record_type": row["record_type"],
@@ -77,6 +84,7 @@ def event_json(row: Mapping[str, Any]) -> dict[str, Any]:
         "event_type": row["event_type"],
         "changes": row["changes"],
         "actor": row["actor"],
+        "actor_email": (emails or {}).get(row["actor"] or ""),
         "job_id": json_value(row["job_id"]),
         "request_id": row["request_id"],
         "occurred_at": json_value(row["occurred_at"]),
@@ -134,5 +142,19 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
     query = query.order_by(*_NEWEST_FIRST.order_by()).limit(limit + 1)
     with db.tenant_transaction(organization_id) as conn:
         rows = [r._mapping for r in conn.execute(query)]
-    rows, next_cursor = _NEWEST_FIRST.page(rows, limit)
-    return [event_json(r) for r in rows], next_cursor
+        rows, next_cursor = _NEWEST_FIRST.page(rows, limit)
+        emails = actor_emails(conn, organization_id, [r["actor"] for r in rows])
+    return [event_json(r, emails) for r in rows], next_cursor
+
+
+def actor_emails(conn: sa.Connection, organization_id: uuid.UUID, actors: list[str | None]
+                 ) -> dict[str, str]:
+    """{"user:<uuid>": email} for the page's user actors: one query per page, own org only."""
+    ids = {a: parse_uuid(a[len(USER_ACTOR):]) for a in set(actors)
+           if a and a.startswith(USER_ACTOR)}
+    wanted = {i for i in ids.values() if i is not None}
+    if not wanted:
+        return {}
+    found = dict(conn.execute(sa.select(users.c.id, users.c.email).where(
+        users.c.organization_id == organization_id, users.c.id.in_(wanted))).all())
+    return {actor: found[i] for actor, i in ids.items() if i in found}

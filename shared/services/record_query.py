@@ -1,4 +1,5 @@
-"""One SELECT per entity that returns its rows with their references' public_ids joined in.
+"""One SELECT per entity that returns its rows with their references' public_ids (and names, for
+people reading them) joined in.
 
 List, get, the Kanban board and the bundle export all read through `record_select`, so a page of
 rows is one query (no lookup per reference) and every consumer sees the same keys.
@@ -9,12 +10,32 @@ import uuid
 
 import sqlalchemy as sa
 
-from shared.entities import BY_NAME, STAGE_NAME, Entity, stages
+from shared.entities import BY_NAME, STAGE_NAME, Entity, Reference, stages
+
+
+def name_field(ref: Reference) -> str:
+    """The read-only key naming a referenced row for people (`account_name`, `record_name`)."""
+    return f"{ref.name}_name"
+
+
+def display_name(table: sa.FromClause) -> sa.ColumnElement[str]:
+    """What a person calls a row: its name, else the person's full name, email or company, else
+    (nothing else filled in) its public_id — the same order as the dashboard's record titles."""
+    c = table.c
+    blank = lambda col: sa.func.nullif(sa.func.btrim(col), "")  # noqa: E731
+    candidates = []
+    if "name" in c:
+        candidates.append(blank(c.name))
+    if "first_name" in c:
+        candidates.append(blank(sa.func.concat_ws(" ", c.first_name, c.last_name)))
+    candidates += [blank(c[k]) for k in ("subject", "email", "company") if k in c]
+    return sa.func.coalesce(*candidates, c.public_id)
 
 
 def record_select(entity: Entity, organization_id: uuid.UUID,
                   base: sa.FromClause | None = None) -> sa.Select:
-    """SELECT the entity's columns + `<ref>_public_id` (+ the stage's name), scoped to one org.
+    """SELECT the entity's columns + `<ref>_public_id` and `<ref>_name` (+ the stage's name),
+    scoped to one org.
 
     `base` is the entity's table or a subquery of its rows (e.g. one page: filter, order and
     LIMIT first, join the references after, so the joins only ever touch that page even when
@@ -33,7 +54,7 @@ def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None
     for ref in entity.references:
         if ref.polymorphic:
             # One outer join per record type, the one the row's type names wins.
-            public_ids = []
+            public_ids, names = [], []
             for record_type in ref.record_types:
                 target = BY_NAME[record_type].table.alias(f"ref_{ref.name}_{record_type}")
                 from_ = from_.outerjoin(target, sa.and_(
@@ -42,7 +63,10 @@ def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None
                     target.c.id == t.c[ref.column],
                 ))
                 public_ids.append(target.c.public_id)
+                # a type's name only when that join matched, so coalesce picks the right one
+                names.append(sa.case((target.c.id.isnot(None), display_name(target))))
             columns.append(sa.func.coalesce(*public_ids).label(ref.public_field))
+            columns.append(sa.func.coalesce(*names).label(name_field(ref)))
             continue
         target = BY_NAME[ref.target].table.alias(f"ref_{ref.name}")
         from_ = from_.outerjoin(target, sa.and_(
@@ -50,6 +74,8 @@ def record_from(entity: Entity, base: sa.FromClause, start: sa.FromClause | None
             target.c.id == t.c[ref.column],
         ))
         columns.append(target.c.public_id.label(ref.public_field))
+        columns.append(sa.case((target.c.id.isnot(None), display_name(target)))
+                       .label(name_field(ref)))
     if entity.stage_placement:
         stage = stages.alias("ref_stage")
         from_ = from_.outerjoin(stage, sa.and_(

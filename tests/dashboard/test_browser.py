@@ -88,12 +88,26 @@ def test_move_to_stage_control_on_a_phone_sized_screen(page, member, client):
     page.click("#menu-toggle")
     card = _column(page, "Unassigned").locator(".opp-card", has_text="Gamma deal")
     card_id = card.get_attribute("data-id")
-    # Keyboard only: the select is labelled with the card's name, the Move button submits.
-    stage = page.get_by_label("Stage of Gamma deal")
-    stage.focus()
-    stage.select_option(label="Negotiation")
+    # No select on every card: one menu button, named after its card.
+    assert card.locator("select").count() == 0
+    # Keyboard only: Enter opens the menu of the other stages (focus on the first), Escape
+    # closes it back onto the button; arrows walk it and Enter moves the card.
+    menu_button = page.get_by_role("button", name="Move Gamma deal")
+    menu_button.focus()
+    page.keyboard.press("Enter")
+    menu = card.get_by_role("menu", name="Move Gamma deal to")
+    menu.wait_for()
+    assert page.evaluate("document.activeElement.textContent") == "Prospect"
+    page.keyboard.press("Escape")
+    menu.wait_for(state="hidden")
+    page.wait_for_function("(id) => document.activeElement?.id === `move-${id}`", arg=card_id)
+    page.keyboard.press("Enter")
+    menu.wait_for()
+    for _ in range(3):  # Prospect → Qualification → Proposal → Negotiation
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.textContent") == "Negotiation"
     with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 200):
-        card.get_by_role("button", name="Move").press("Enter")
+        page.keyboard.press("Enter")
     page.locator("#board[data-ready=true]").wait_for()
     moved = _column(page, "Negotiation").locator(".opp-card", has_text="Gamma deal")
     moved.wait_for()
@@ -140,6 +154,15 @@ def test_upload_a_bundle_then_download_an_export(page, member, worker, tmp_path)
     errors = job.locator(".job-errors tbody tr")
     errors.first.wait_for()
     assert "cnt_dashboardtest0002" in errors.first.inner_text()
+    # At 1280 px the results are whole: no sideways scroll box cuts off "unchanged", "failed"
+    # or a message (the import's card takes the page's full width once it shows a job).
+    assert page.viewport_size["width"] == 1280
+    card = page.locator("section.card", has=page.locator("#import-job"))
+    assert card.evaluate("el => el.scrollWidth <= el.clientWidth")
+    for table in job.locator("table").all():
+        assert table.evaluate("t => t.getBoundingClientRect().right <= "
+                              "t.closest('.card').getBoundingClientRect().right")
+    assert errors.first.locator("td").last.inner_text() == "must be an email address"
     screenshot(page, "import-finished-with-errors")
     # Every failed row as a file, through a plain link (the session cookie authenticates it).
     with page.expect_download() as csv_info:

@@ -166,7 +166,7 @@ def test_a_deactivated_user_is_signed_out_at_once(client, member):
 
 def test_every_dashboard_page_redirects_to_sign_in_when_signed_out(client, app, member):
     # Taken from the URL map, so a page added later is covered without touching this test.
-    values = {"plural": "accounts", "record_id": "acct_x"}
+    values = {"plural": "accounts", "record_id": "acct_x", "job_id": "x"}
     with app.test_request_context():
         paths = [url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
                  for rule in app.url_map.iter_rules()

@@ -104,6 +104,23 @@ const DP = (() => {
 
   const pluralOf = (name) => Object.values(page.entities).find((e) => e.name === name)?.plural;
 
+  /* A reference as people read it: the referenced row's name (`<ref>_name` from the API)
+     linking to it, its public_id on hover. Empty when nothing is referenced. */
+  function refLink(ref, record) {
+    const publicId = record[ref.public_field];
+    if (!publicId) return "";
+    const target = ref.target === "*" ? pluralOf(record.record_type) : pluralOf(ref.target);
+    const label = record[`${ref.name}_name`] || publicId;
+    return target ? h("a", { href: `/app/crm/${target}/${encodeURIComponent(publicId)}`, title: publicId }, label)
+      : h("span", { title: publicId }, label);
+  }
+
+  /* Who made a change: the user's email when the API knows it, the raw actor on hover. */
+  function actorLabel(event) {
+    if (!event.actor) return "";
+    return event.actor_email ? h("span", { title: event.actor, class: "actor" }, event.actor_email) : event.actor;
+  }
+
   /* Every page of a list, following `next` cursors (used where a view needs all rows). */
   async function all(path, query = {}, max = 5000) {
     const rows = [];
@@ -132,5 +149,6 @@ const DP = (() => {
     });
   }
 
-  return { page, csrf, api, apiUrl, ApiError, h, flash, fail, fmt, money, recordTitle, recordHref, pluralOf, all, head };
+  return { page, csrf, api, apiUrl, ApiError, h, flash, fail, fmt, money, recordTitle, recordHref, pluralOf,
+    refLink, actorLabel, all, head };
 })();

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { page, api, h, fmt, fail, head, pluralOf } = DP;
+  const { page, api, h, fmt, fail, head, pluralOf, actorLabel } = DP;
   const form = document.getElementById("filters");
   const table = document.getElementById("changes");
   const more = document.getElementById("more");
@@ -30,7 +30,7 @@
       : SETTINGS[e.record_type];
     return h("tr", {}, h("td", {}, fmt(e.occurred_at)), h("td", {}, e.event_type), h("td", {}, e.record_type),
       h("td", {}, href ? h("a", { href }, label) : label),
-      h("td", {}, e.actor || ""), h("td", { title: JSON.stringify(e.changes || {}) }, summary(e.changes)));
+      h("td", { dataset: { testid: "actor" } }, actorLabel(e)), h("td", { title: JSON.stringify(e.changes || {}) }, summary(e.changes)));
   }
 
   async function load(reset) {

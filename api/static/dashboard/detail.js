@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { page, api, h, fmt, fail, recordTitle, recordHref, pluralOf, head } = DP;
+  const { page, api, h, fmt, fail, recordTitle, recordHref, head, refLink, actorLabel } = DP;
   const meta = page.entities[page.entity];
   const base = `${meta.plural}/${encodeURIComponent(page.record_id)}`;
 
@@ -18,10 +18,7 @@
     for (const name of names) {
       let value = fmt(record[name]);
       const ref = meta.references.find((r) => r.public_field === name);
-      if (ref && record[name]) {
-        const target = ref.target === "*" ? pluralOf(record.record_type) : pluralOf(ref.target);
-        value = target ? h("a", { href: `/app/crm/${target}/${encodeURIComponent(record[name])}` }, record[name]) : value;
-      }
+      if (ref && record[name]) value = refLink(ref, record);
       dl.append(h("dt", {}, name.replace(/_/g, " ")), h("dd", { dataset: { field: name } }, value));
     }
   }
@@ -81,7 +78,7 @@
     try {
       const data = await api("change_events", { query: { record_type: meta.name, record_id: record.id, limit: 50 } });
       list.append(...data.items.map((e) => h("li", {}, h("strong", {}, e.event_type), " ", fmt(e.occurred_at),
-        e.actor ? ` by ${e.actor}` : "", h("div", { class: "muted" }, describeChanges(e.changes)))));
+        e.actor ? " by " : "", actorLabel(e), h("div", { class: "muted" }, describeChanges(e.changes)))));
       if (!data.items.length) list.append(h("li", { class: "muted" }, "No changes recorded."));
       if (data.next) {
         const params = new URLSearchParams({ record_type: meta.name, record_id: record.id });

@@ -13,13 +13,15 @@
   const exportButton = document.getElementById("export-start");
   const recent = document.getElementById("recent-jobs");
 
+  // a followed job refreshes its row in Recent jobs, so both show the same percentage
+  const watch = (box, job) => Jobs.follow(box, job, (next) => Jobs.updateRow(recent.tBodies[0], next, rowHandlers));
+  const rowHandlers = { onSelect: (j) => watch(j.kind === "export" ? exportBox : importBox, j).catch(fail) };
+
   async function loadRecent() {
     try {
       const data = await api("jobs", { query: { limit: 10 } });
       head(recent, Jobs.LIST_COLUMNS);
-      recent.tBodies[0].replaceChildren(...data.items.map((job) => Jobs.listRow(job, {
-        onSelect: (j) => Jobs.follow(importBox, j).catch(fail),
-      })));
+      recent.tBodies[0].replaceChildren(...data.items.map((job) => Jobs.listRow(job, rowHandlers)));
     } catch (err) { fail(err); }
   }
 
@@ -36,7 +38,7 @@
       const job = await api("import", { method: "POST", body, query: { dry_run: document.getElementById("dry-run").checked ? "true" : "" } });
       localStorage.setItem(storeKey("import"), job.id);
       loadRecent();
-      const done = await Jobs.follow(importBox, job);
+      const done = await watch(importBox, job);
       flash(`Import ${done.status.replace(/_/g, " ")}.`, done.status === "succeeded" ? "ok" : "info");
     } catch (err) {
       fail(err);
@@ -55,7 +57,7 @@
         include_deleted: document.getElementById("export-deleted").checked } });
       localStorage.setItem(storeKey("export"), job.id);
       loadRecent();
-      await Jobs.follow(exportBox, job);
+      await watch(exportBox, job);
     } catch (err) {
       fail(err);
     } finally {
@@ -93,7 +95,7 @@
     }
     button.disabled = true;
     try {
-      await Jobs.follow(box, job);
+      await watch(box, job);
     } finally {
       button.disabled = false;
       loadRecent();

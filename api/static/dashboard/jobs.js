@@ -1,12 +1,11 @@
-/* Jobs: every import and export of the organization, newest first, with cancel. */
+/* Jobs: every import and export of the organization, newest first, with cancel; each links to
+   its own page (/app/jobs/<id>: progress, errors, undo). */
 "use strict";
 
 (() => {
   const { api, fail, head } = DP;
   const table = document.getElementById("jobs");
   const more = document.getElementById("more");
-  const detail = document.getElementById("job-detail");
-  const undo = document.getElementById("undo");
   let cursor = null;
   let refresh = null;
 
@@ -17,17 +16,12 @@
     } catch (err) { fail(err); }
   }
 
-  const select = (job) => {
-    undo.hidden = true;
-    return Jobs.follow(detail, job).then((done) => { Undo.offer(undo, done || job); return load(true); }).catch(fail);
-  };
-
   async function load(reset) {
     try {
       if (reset) cursor = null;
       const data = await api("jobs", { query: { cursor, limit: 25 } });
       if (reset) table.tBodies[0].replaceChildren();
-      table.tBodies[0].append(...data.items.map((job) => Jobs.listRow(job, { onCancel: cancel, onSelect: select })));
+      table.tBodies[0].append(...data.items.map((job) => Jobs.listRow(job, { onCancel: cancel })));
       cursor = data.next;
       more.hidden = !cursor;
       // Keep the first page live while something runs (not once the user paged further).

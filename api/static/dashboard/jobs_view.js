@@ -8,6 +8,19 @@ const Jobs = (() => {
 
   const finished = (job) => FINISHED.includes(job.status);
 
+  /* Why a job failed, in words (the job's error is {code, message} or, from old rows, text). */
+  const reason = (job) => (!job.error ? ""
+    : typeof job.error === "object" ? (job.error.message || JSON.stringify(job.error)) : String(job.error));
+
+  /* Its entities in the order they are imported (accounts first), not the order the JSON
+     happens to carry; only those the job touched. */
+  function entityRows(job) {
+    const order = Object.keys(DP.page.entities || {});
+    const rank = (e) => (order.includes(e) ? order.indexOf(e) : order.length);
+    return Object.entries(job.progress || {}).filter(([, p]) => p && (p.total || p.processed))
+      .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+  }
+
   function bar(processed, total, label) {
     const pct = total ? Math.min(100, Math.round((processed * 100) / total)) : 0;
     const fill = h("span");
@@ -20,7 +33,9 @@ const Jobs = (() => {
     container.hidden = false;
     container.dataset.status = job.status;
     container.dataset.jobId = job.id;
-    const rows = Object.entries(job.progress || {}).filter(([, p]) => p && (p.total || p.processed));
+    const rows = entityRows(job);
+    // an export only reads rows: created/updated/unchanged/failed would be a table of zeros
+    const counters = job.kind === "export" ? ["processed", "total"] : COUNTERS;
     const children = [
       h("div", { class: "job-head" },
         h("strong", {}, `${job.kind}${job.dry_run ? " (dry run)" : ""}`), " ",
@@ -32,11 +47,11 @@ const Jobs = (() => {
           : null),
       bar(job.percent ?? 0, 100, "overall progress"),
       rows.length ? h("table", { class: "grid compact" },
-        h("thead", {}, h("tr", {}, h("th", {}, "entity"), h("th", {}, "progress"), COUNTERS.map((c) => h("th", {}, c)))),
+        h("thead", {}, h("tr", {}, h("th", {}, "entity"), h("th", {}, "progress"), counters.map((c) => h("th", {}, c)))),
         h("tbody", {}, rows.map(([entity, p]) => h("tr", { dataset: { entity } },
           h("td", {}, entity), h("td", {}, bar(p.processed || 0, p.total || 0, entity)),
-          COUNTERS.map((c) => h("td", { class: "num" }, String(p[c] ?? 0))))))) : null,
-      job.error ? h("p", { class: "error" }, typeof job.error === "object" ? (job.error.message || JSON.stringify(job.error)) : String(job.error)) : null,
+          counters.map((c) => h("td", { class: "num" }, String(p[c] ?? 0))))))) : null,
+      job.error ? h("p", { class: "error", dataset: { testid: "job-error" } }, reason(job)) : null,
       job.error_count ? h("p", {}, `${job.error_count} row error(s):`) : null,
       errorDownloads(job),
       h("div", { class: "job-errors" }),
@@ -103,22 +118,38 @@ const Jobs = (() => {
     return job;
   }
 
-  /* A table of jobs with a cancel button for unfinished ones. */
+  /* A row of a table of jobs: its kind links to the job's own page (/app/jobs/<id>); a failed
+     job says why right there; an export has no row errors to count. `onSelect`, when given,
+     shows the job in place instead (a modified click still opens its page). */
   function listRow(job, { onCancel, onSelect } = {}) {
+    const open = (e) => {
+      if (!onSelect || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+      e.preventDefault();
+      onSelect(job);
+    };
+    const why = ["failed", "cancelled"].includes(job.status) && job.error
+      ? h("div", { class: "reason error small", dataset: { testid: "job-reason" } }, reason(job)) : null;
     return h("tr", { dataset: { jobId: job.id, status: job.status } },
-      h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); if (onSelect) onSelect(job); } }, job.kind),
+      h("td", {}, h("a", { href: `/app/jobs/${encodeURIComponent(job.id)}`, onclick: open }, job.kind),
         job.dry_run ? h("span", { class: "badge" }, "dry run") : null),
-      h("td", {}, h("span", { class: `status ${job.status}` }, job.status.replace(/_/g, " "))),
-      h("td", { class: "num" }, `${job.percent ?? 0}%`),
-      h("td", { class: "num" }, String(job.error_count ?? 0)),
+      h("td", {}, h("span", { class: `status ${job.status}` }, job.status.replace(/_/g, " ")), why),
+      h("td", { class: "num", dataset: { testid: "job-percent" } }, `${job.percent ?? 0}%`),
+      h("td", { class: "num" }, job.kind === "export" ? "" : String(job.error_count ?? 0)),
       h("td", {}, fmt(job.created_at)),
       h("td", {}, fmt(job.finished_at)),
       h("td", {}, job.links && job.links.download ? h("a", { href: job.links.download }, "download") : "",
         !finished(job) && onCancel ? h("button", { class: "small", onclick: () => onCancel(job) }, "Cancel") : ""));
   }
 
+  /* Replace a job's row in a list with its newer state (a followed job updates its list row too,
+     so the list and the card never show two different percentages). */
+  function updateRow(tbody, job, handlers) {
+    const row = tbody.querySelector(`tr[data-job-id="${CSS.escape(job.id)}"]`);
+    if (row) row.replaceWith(listRow(job, handlers));
+  }
+
   const LIST_COLUMNS = [["kind", "kind"], ["status", "status"], ["percent", "%"], ["errors", "errors"],
     ["created_at", "created"], ["finished_at", "finished"], ["actions", ""]];
 
-  return { finished, render, renderErrors, follow, listRow, LIST_COLUMNS };
+  return { finished, reason, render, renderErrors, follow, listRow, updateRow, LIST_COLUMNS };
 })();

@@ -33,28 +33,67 @@
     return parts.length ? parts.join(" · ") : money(col.amount_total || "0", "");
   }
 
-  /* The keyboard (and touch) alternative to dragging: pick a stage, press Move. A select that
-     PATCHed on "change" would move the card on every arrow key press in some browsers. */
-  function moveControl(opp, col) {
-    const id = `move-${opp.id}`;
-    const choice = h("select", { id, dataset: { testid: "move-to-stage" } },
-      columns.map((c) => h("option", { value: c.stage.id, selected: c.stage.id === col.stage.id }, c.stage.name)));
-    const button = h("button", { type: "submit", class: "small", dataset: { testid: "move-submit" } }, "Move");
-    return h("form", { class: "move", onsubmit: (event) => {
-      event.preventDefault();
-      if (choice.value !== col.stage.id) moveTo(opp.id, choice.value).catch(fail);
-    } },
-    h("label", { for: id, class: "small muted" }, "Stage", h("span", { class: "visually-hidden" }, ` of ${opp.name}`)),
-    choice, button);
+  /* The keyboard (and touch) alternative to dragging: one "Move" button per card opens a menu
+     of the other stages (arrow keys, Enter, Escape), so cards stay free of a select each. */
+  function moveMenu(opp, col) {
+    const button = h("button", { type: "button", class: "small menu-button", id: `move-${opp.id}`,
+      "aria-haspopup": "menu", "aria-expanded": "false", "aria-label": `Move ${opp.name}`,
+      dataset: { testid: "move-menu" } }, "Move…");
+    const items = columns.filter((c) => c.stage.id !== col.stage.id).map((c) => h("button", {
+      type: "button", role: "menuitem", tabindex: "-1", dataset: { stageId: c.stage.id },
+      onclick: () => { close(false); moveTo(opp.id, c.stage.id).catch(fail); } }, c.stage.name));
+    const menu = h("div", { class: "stage-menu", role: "menu", "aria-label": `Move ${opp.name} to`, hidden: true }, items);
+    function close(refocus) {
+      menu.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      if (refocus) button.focus();
+    }
+    function open() {
+      for (const other of boardEl.querySelectorAll(".stage-menu:not([hidden])")) other.hidden = true;
+      menu.hidden = false;
+      button.setAttribute("aria-expanded", "true");
+      items[0]?.focus();
+    }
+    button.addEventListener("click", () => (menu.hidden ? open() : close(true)));
+    button.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" && menu.hidden) { event.preventDefault(); open(); }
+    });
+    menu.addEventListener("keydown", (event) => {
+      const at = items.indexOf(document.activeElement);
+      const step = { ArrowDown: 1, ArrowUp: -1 }[event.key];
+      if (step) { event.preventDefault(); items[(at + step + items.length) % items.length].focus(); }
+      else if (event.key === "Home") { event.preventDefault(); items[0].focus(); }
+      else if (event.key === "End") { event.preventDefault(); items[items.length - 1].focus(); }
+      else if (event.key === "Escape" || event.key === "Tab") { event.preventDefault(); close(true); }
+    });
+    menu.addEventListener("focusout", (event) => {
+      if (!menu.contains(event.relatedTarget) && event.relatedTarget !== button) close(false);
+    });
+    return [button, menu];
   }
 
+  /* A referenced row by its name; its public_id on hover. */
+  const named = (name, publicId, label) => (publicId
+    ? h("div", { class: "muted small ref", title: publicId, dataset: { testid: `card-${label}` } }, name || publicId)
+    : null);
+
   function card(opp, col) {
+    const [menuButton, menu] = moveMenu(opp, col);
     return h("article", { class: "opp-card", draggable: "true", dataset: { id: opp.id, testid: "opp-card" } },
-      h("a", { href: recordHref("opportunities", opp), draggable: "false" }, opp.name),
-      h("div", { class: "muted" }, money(opp.amount, opp.currency)),
-      opp.account_public_id ? h("div", { class: "muted small" }, opp.account_public_id) : null,
-      moveControl(opp, col));
+      h("div", { class: "card-top" },
+        h("a", { href: recordHref("opportunities", opp), draggable: "false", class: "card-name" }, opp.name),
+        menuButton),
+      menu,
+      opp.amount !== null && opp.amount !== undefined
+        ? h("div", { class: "amount", dataset: { testid: "card-amount" } }, money(opp.amount, opp.currency)) : null,
+      named(opp.account_name, opp.account_public_id, "account"),
+      named(opp.contact_name, opp.contact_public_id, "contact"),
+      opp.close_date ? h("div", { class: "muted small", dataset: { testid: "card-close" } },
+        "Closes ", h("time", { datetime: opp.close_date }, closeDate(opp.close_date))) : null);
   }
+
+  // a date-only value: formatted as a calendar day, never shifted by the time zone
+  const closeDate = (day) => new Date(`${day}T00:00:00`).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 
   function renderBoard() {
     boardEl.replaceChildren(...columns.map((col) => h("section",
@@ -67,7 +106,7 @@
   }
 
   const TABLE_COLUMNS = [["name", "Name"], ["stage", "Stage"], ["amount", "Amount"], ["currency", "Currency"],
-    ["close_date", "Close date"], ["status", "Status"], ["account_public_id", "Account"], ["updated_at", "Updated"]];
+    ["close_date", "Close date"], ["status", "Status"], ["account_name", "Account"], ["updated_at", "Updated"]];
 
   function renderTable() {
     head(table, TABLE_COLUMNS);
@@ -93,7 +132,8 @@
     }
     table.tBodies[0].replaceChildren(...rows.map((r) => h("tr", { dataset: { id: r.id } }, TABLE_COLUMNS.map(([key]) => h("td", {},
       key === "name" ? h("a", { href: recordHref("opportunities", r) }, r.name)
-        : key === "amount" ? money(r.amount, "") : fmt(r[key]))))));
+        : key === "account_name" ? (r.account_public_id ? h("span", { title: r.account_public_id }, r.account_name || r.account_public_id) : "")
+          : key === "amount" ? money(r.amount, "") : fmt(r[key]))))));
   }
 
   function render() {
@@ -162,7 +202,7 @@
     await reload();
   }
 
-  /* Move to the end of another column, then keep the keyboard where it was: on that card's control. */
+  /* Move to the end of another column, then keep the keyboard where it was: on that card's menu. */
   async function moveTo(oppId, stageId) {
     boardEl.dataset.ready = "false";
     try {

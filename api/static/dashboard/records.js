@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { page, api, h, fmt, fail, recordTitle, recordHref, head } = DP;
+  const { page, api, h, fmt, fail, recordTitle, recordHref, head, refLink } = DP;
   const meta = page.entities[page.entity];
   const table = document.getElementById("records");
   const tbody = table.tBodies[0];
@@ -23,6 +23,8 @@
         return h("td", {}, h("a", { href: recordHref(meta.plural, record) }, recordTitle(meta.name, record)),
           record.deleted_at ? h("span", { class: "badge" }, "deleted") : null);
       }
+      const ref = meta.references.find((r) => r.public_field === key);
+      if (ref) return h("td", { dataset: { ref: ref.name } }, refLink(ref, record));
       return h("td", {}, fmt(record[key]));
     });
     return h("tr", { dataset: { id: record.id } }, cells);
