@@ -1,4 +1,7 @@
-"""The OpenAPI 3 document of the CRM API, generated from shared/entities.py.
+"""The OpenAPI 3 document of the CRM API.
+
+The record components come from the marshmallow body schemas (shared/openapi_records.py);
+the rest, which has no marshmallow schema, is written here and in shared/openapi_*.py.
 
 `build_spec()` describes the routes this module knows; the API adds a minimal entry for any
 other registered /api/v1 route (api/routes/openapi.py), so the document never misses one.
@@ -7,19 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import openapi_jobs, openapi_pipelines
-from shared.entities import COMMON_FIELDS, ENTITIES, PLACEMENT_IDS, STAGE_NAME, Entity
+from shared import openapi_examples, openapi_jobs, openapi_pipelines
+from shared.entities import ENTITIES, Entity
+from shared.openapi_records import record_components, title
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from shared.schemas import PUBLIC_ID_RE
-from shared.serializers import api_keys
 from shared.services import record_filters
 from shared.urls import CRM_API
 
 PREFIX = CRM_API
 UUID = {"type": "string", "format": "uuid"}
 TS = {"type": "string", "format": "date-time"}
-# A reference in a body: a uuid or a public_id (shared.schemas._convert_ref).
-REF = {"type": "string", "minLength": 1, "maxLength": 64}
 ERROR_DESCRIPTIONS = {
     "400": "The body is not JSON", "401": "Missing, bad, expired or revoked token",
     "404": "No such resource in this organization", "409": "Conflict",
@@ -34,52 +34,6 @@ def _nullable(schema: dict) -> dict:
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _title(entity: Entity) -> str:
-    return entity.name.capitalize()
-
-
-def _field_schemas(entity: Entity) -> dict[str, dict]:
-    props = {f.name: _nullable(dict(f.kind.openapi)) for f in (*COMMON_FIELDS, *entity.fields)}
-    for ref in entity.references:
-        props[ref.public_field] = _nullable(REF)
-        props[ref.column] = _nullable(UUID)
-        props[f"{ref.name}_name"] = _nullable({
-            "type": "string", "readOnly": True,
-            "description": "the referenced row's name (else person's name, email, public_id)"})
-    for ref in entity.polymorphic_references:
-        props[ref.type_column] = _nullable({"type": "string", "enum": list(ref.record_types)})
-    if entity.stage_placement:
-        for key in PLACEMENT_IDS:
-            props[key] = {**REF, "description": "uuid or public_id"}
-        props[STAGE_NAME] = {"type": "string", "readOnly": True}
-    return props
-
-
-def record_schemas(entity: Entity) -> dict[str, dict]:
-    fields = _field_schemas(entity)
-    out_props = {"id": UUID, "public_id": {"type": "string"}, "created_at": TS,
-                 "updated_at": TS, "deleted_at": _nullable(TS)}
-    for key in api_keys(entity):
-        out_props.setdefault(key, fields.get(key, {}))
-    writable = {k: v for k, v in fields.items() if not v.get("readOnly")}
-    required = [f.name for f in entity.fields if f.required]
-    create = {"type": "object", "additionalProperties": False,
-              "properties": {"public_id": _nullable({"type": "string",
-                                                     "pattern": PUBLIC_ID_RE.pattern}),
-                             **writable}}
-    if required:
-        create["required"] = required
-    title = _title(entity)
-    return {
-        title: {"type": "object", "properties": out_props},
-        f"{title}Create": create,
-        f"{title}Update": {"type": "object", "additionalProperties": False,
-                           "properties": writable},
-        f"{title}List": {"type": "object", "properties": {
-            "items": {"type": "array", "items": _ref(title)}, "next": _nullable({"type": "string"})}},
-    }
 
 
 def _filter_schema(entity: Entity, name: str) -> dict:
@@ -125,7 +79,7 @@ def _body(schema: str) -> dict:
 
 
 def record_paths(entity: Entity) -> dict[str, dict]:
-    title, tag = _title(entity), entity.plural
+    name, tag = title(entity), entity.plural
     filters = [_query(name, schema=_filter_schema(entity, name))
                for name in record_filters.allowed_params(entity)
                if name not in ("limit", "cursor", "include_deleted")]
@@ -135,19 +89,19 @@ def record_paths(entity: Entity) -> dict[str, dict]:
         f"{PREFIX}/{entity.plural}": {
             "get": {"tags": [tag], "summary": f"List {entity.plural}",
                     "parameters": [*PAGING, include_deleted, *filters],
-                    "responses": _responses("200", _ref(f"{title}List"), "422")},
+                    "responses": _responses("200", _ref(f"{name}List"), "422")},
             "post": {"tags": [tag], "summary": f"Create one {entity.name}",
-                     "requestBody": _body(f"{title}Create"),
-                     "responses": _responses("201", _ref(title), "409", "422")},
+                     "requestBody": _body(f"{name}Create"),
+                     "responses": _responses("201", _ref(name), "409", "422")},
         },
         f"{PREFIX}/{entity.plural}/{{id}}": {
             "parameters": [ID_PARAM],
             "get": {"tags": [tag], "summary": f"Get one {entity.name}",
                     "parameters": [include_deleted],
-                    "responses": _responses("200", _ref(title), "404")},
+                    "responses": _responses("200", _ref(name), "404")},
             "patch": {"tags": [tag], "summary": f"Update one {entity.name}",
-                      "requestBody": _body(f"{title}Update"),
-                      "responses": _responses("200", _ref(title), "404", "422")},
+                      "requestBody": _body(f"{name}Update"),
+                      "responses": _responses("200", _ref(name), "404", "422")},
             "delete": {"tags": [tag], "summary": f"Soft-delete one {entity.name}",
                        "responses": _responses("204", None, "404")},
         },
@@ -253,7 +207,10 @@ def other_paths() -> dict[str, dict]:
                     "responses": _responses("200", _list_of("ChangeEvent"), "422")}},
         "/api/v1/openapi.json": {
             "get": {"tags": ["meta"], "summary": "This document (no authentication)",
-                    "security": [], "responses": {"200": {"description": "OpenAPI 3 JSON"}}}},
+                    "security": [], "responses": {"200": {"description": "OpenAPI 3 JSON", "content": {
+                        "application/json": {"schema": _obj(
+                            openapi={"type": "string"}, info={"type": "object"},
+                            paths={"type": "object"}, components={"type": "object"})}}}}}},
     }
 
 
@@ -286,15 +243,15 @@ def build_spec() -> dict[str, Any]:
     schemas: dict[str, Any] = {"Error": ERROR, "Stage": STAGE, "Pipeline": PIPELINE,
                                "ChangeEvent": CHANGE_EVENT, "BoardColumn": BOARD_COLUMN}
     paths: dict[str, Any] = {}
+    schemas |= record_components(ENTITIES)
     for entity in ENTITIES:
-        schemas |= record_schemas(entity)
         paths |= record_paths(entity)
     paths |= other_paths()
     openapi_pipelines.add_paths(paths)
     paths |= openapi_jobs.paths()
     schemas |= openapi_jobs.schemas()
     document_errors(paths)
-    return {
+    spec = {
         "openapi": "3.0.3",
         "info": {"title": "DripPulse CRM API", "version": "1"},
         "servers": [{"url": "/"}],
@@ -306,3 +263,5 @@ def build_spec() -> dict[str, Any]:
         },
         "paths": paths,
     }
+    openapi_examples.add_examples(spec)
+    return spec

@@ -176,9 +176,16 @@ def _job_paths() -> dict[str, Any]:
         f"{PREFIX}/jobs/{{job_id}}/download": {"parameters": [job_id], "get": {
             "tags": ["jobs"], "summary": "The export file (Content-Length, Content-Disposition)",
             "responses": {"200": {"description": "File", "content": {
-                "application/json": {}, "application/gzip": {}, "application/zip": {}}},
+                "application/json": {"schema": _ref("Bundle")},
+                **{t: {"schema": {"type": "string", "format": "binary"}}
+                   for t in ("application/gzip", "application/zip")}}},
                 **_error("404", "409", "410")}}},
         "/api/v1/me": {"get": {
             "tags": ["meta"], "summary": "The organization and actor the token resolves to",
-            "responses": {"200": {"description": "Who am I"}, **_error()}}},
+            "responses": {"200": {"description": "Who am I", "content": {"application/json": {
+                "schema": {"type": "object", "properties": {
+                    "organization_id": {"type": "string", "format": "uuid"},
+                    "organization_name": {"type": "string"},
+                    "actor": {"type": "string", "description": "user:<id> or api_key:<id>"}}}}}},
+                **_error()}}},
     }
