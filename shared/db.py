@@ -84,11 +84,22 @@ def _committed(bind: Callable[[Connection], None]) -> Iterator[Connection]:
             callback()
 
 
+# Cross-tenant work runs as drippulse_maintenance (migration 0011), for this transaction only:
+# set_config('role', …) is SET LOCAL ROLE, which Postgres allows only when the *session* user is
+# a member, so a login role that is only in drippulse_app cannot do it. The role is looked up by
+# oid so a database not yet at 0011 does not fail here; there the legacy app.bypass_rls setting
+# still opens the old policies (0011 removes it from them: setting it there does nothing).
+_SYSTEM = sa.text(
+    "SELECT set_config('app.bypass_rls', 'on', true), "
+    "(SELECT set_config('role', r.rolname, true) FROM pg_roles r "
+    " WHERE r.rolname = 'drippulse_maintenance' AND pg_has_role(session_user, r.oid, 'MEMBER'))"
+)
+
+
 @contextmanager
 def transaction() -> Iterator[Connection]:
     """A system transaction across organizations (auth lookups, sweeps, maintenance)."""
-    with _committed(lambda conn: conn.execute(
-            sa.text("SELECT set_config('app.bypass_rls', 'on', true)"))) as conn:
+    with _committed(lambda conn: conn.execute(_SYSTEM)) as conn:
         yield conn
 
 

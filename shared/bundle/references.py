@@ -84,7 +84,57 @@ def resolve_batch(conn: sa.Connection, entity: Entity, organization_id: uuid.UUI
                         f"or the organization", code="unresolved_reference"))
     good = [c for c in rows if c.index not in rejected]
     _link_in_batch(in_batch, {c.public_id: c for c in good}, organization_id, job_id, deferred)
+    for ref in entity.references:
+        if ref.acyclic:
+            _refuse_cycles(conn, entity, ref, organization_id, good, errors)
     return good, list(rejected.values()), deferred
+
+
+CYCLE = "would make the {entity} its own ancestor; imported without it"
+_ANCESTORS = """
+WITH RECURSIVE chain(id, parent) AS (
+    SELECT id, {col} FROM {table} WHERE organization_id = :org AND id = ANY(:ids)
+    UNION
+    SELECT p.id, p.{col} FROM {table} p JOIN chain c ON p.id = c.parent
+    WHERE p.organization_id = :org
+) SELECT id, parent FROM chain"""
+
+
+def _refuse_cycles(conn: sa.Connection, entity: Entity, ref: Reference,
+                   organization_id: uuid.UUID, rows: list[Candidate], errors: list[dict]) -> None:
+    """Unlink (with a row error) a row whose parent chain, as this batch will leave it, comes
+    back to the row itself. Stored ancestors are read in one recursive query per batch, and
+    only when some row of the batch has a parent, so a batch without parents pays nothing."""
+    linked = [c for c in rows if c.values.get(ref.column) is not None]
+    if not linked:
+        return
+    table = f"crm.{entity.plural}"
+    # a row being updated keeps its stored id (the upsert never changes ids)
+    stored = dict(conn.execute(sa.text(
+        f"SELECT public_id, id FROM {table} WHERE organization_id = :org "
+        f"AND public_id = ANY(:p)"), {"org": organization_id,
+                                      "p": [c.public_id for c in rows]}).all())
+    node = {c.public_id: str(stored.get(c.public_id) or c.values["id"]) for c in rows}
+    parent_of = {node[c.public_id]: _text(c.values.get(ref.column)) for c in rows}
+    edges = {str(i): _text(p) for i, p in conn.execute(
+        sa.text(_ANCESTORS.format(col=ref.column, table=table)),
+        {"org": organization_id,
+         "ids": [uuid.UUID(str(c.values[ref.column])) for c in linked]}).all()}
+    for cand in linked:  # in file order: the first row found on a loop loses its link
+        me = node[cand.public_id]
+        at, seen = parent_of[me], set()
+        while at is not None and at != me and at not in seen:
+            seen.add(at)
+            at = parent_of[at] if at in parent_of else edges.get(at)
+        if at == me:
+            cand.values[ref.column] = None
+            parent_of[me] = None
+            errors.append(row_error(entity, cand.index, cand.public_id, ref.public_field,
+                                    CYCLE.format(entity=entity.name), code="cycle"))
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _link_in_batch(pairs: list[tuple[Candidate, Reference]], good: dict[str, Candidate],
@@ -110,6 +160,45 @@ def apply_deferred_refs(conn: sa.Connection, organization_id: uuid.UUID, job_id:
             _by_public_id(conn, entity, ref, organization_id, job_id, dry_run)
             for by in entity.lookup_fields:
                 _by_lookup(conn, entity, ref, by, organization_id, job_id, dry_run)
+            if ref.acyclic and not dry_run:
+                _unlink_deferred_cycles(conn, entity, ref, organization_id, job_id)
+
+
+# rows this job linked late whose parent chain comes back to them (UNION ends the walk on a
+# loop that does not include its start)
+_DEFERRED_CYCLES = """
+WITH RECURSIVE walk(start, at) AS (
+    SELECT a.id, a.{col} FROM crm.import_refs r JOIN {table} a
+      ON a.organization_id = :org AND a.public_id = r.public_id
+    WHERE r.organization_id = :org AND r.job_id = :job AND r.entity = :entity
+      AND a.{col} IS NOT NULL
+    UNION
+    SELECT w.start, p.{col} FROM walk w JOIN {table} p ON p.organization_id = :org AND p.id = w.at
+    WHERE w.at <> w.start AND p.{col} IS NOT NULL
+)
+SELECT a.id, a.public_id, min(r.row_index) AS row_index,
+       (array_agg(r.origin ORDER BY r.row_index))[1] AS origin
+FROM walk w JOIN {table} a ON a.organization_id = :org AND a.id = w.start
+JOIN crm.import_refs r ON r.organization_id = :org AND r.job_id = :job
+  AND r.entity = :entity AND r.public_id = a.public_id
+WHERE w.at = w.start GROUP BY a.id, a.public_id ORDER BY 3 LIMIT 1"""
+
+
+def _unlink_deferred_cycles(conn: sa.Connection, entity: Entity, ref: Reference,
+                            organization_id: uuid.UUID, job_id: uuid.UUID) -> None:
+    """The deferred UPDATE may close a loop no batch could see (parents in later batches):
+    unlink one row per loop, the first in the file, until none is left (loops are rare)."""
+    table = f"crm.{entity.plural}"
+    sql = sa.text(_DEFERRED_CYCLES.format(col=ref.column, table=table))
+    params = {"org": organization_id, "job": job_id, "entity": entity.plural}
+    while (row := conn.execute(sql, params).first()) is not None:
+        conn.execute(sa.text(f"UPDATE {table} SET {ref.column} = NULL "
+                             f"WHERE organization_id = :org AND id = :id"),
+                     {"org": organization_id, "id": row.id})
+        record_errors(conn, organization_id, job_id, [
+            {"entity": entity.plural, "index": row.row_index, "public_id": row.public_id,
+             "field": ref.public_field, "code": "cycle", "origin": row.origin,
+             "message": CYCLE.format(entity=entity.name)}])
 
 
 def _report(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID, entity: Entity,

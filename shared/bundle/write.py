@@ -17,6 +17,16 @@ STAGE = "import_stage"
 # Never compared nor overwritten on update: the row keeps its identity and creation time, and
 # updated_at belongs to the database (trigger), so re-importing a bundle changes nothing.
 FIXED_COLUMNS = ("id", "organization_id", "public_id", "created_at", "updated_at")
+# What an import may set (issue 19, item 9): created_at and deleted_at are kept from the bundle
+# (a round trip must reproduce rows, deleted ones included); updated_at is always the
+# database's time of the write, on insert too, so a backdated row cannot hide from a client
+# syncing with `updated_since`.
+DATABASE_TIME = frozenset({"updated_at"})
+# Marks added to an `imported` event when the row's deleted_at changes (the event type stays
+# `imported`: one per row is the contract), read from the before-image and the stored row.
+_DELETION_MARK = """CASE WHEN {new} IS NOT NULL AND {old} IS NULL THEN '{{"deleted": true}}'::jsonb
+     WHEN {new} IS NULL AND {old} IS NOT NULL THEN '{{"restored": true}}'::jsonb
+     ELSE '{{}}'::jsonb END"""
 
 
 def _q(name: str) -> str:
@@ -34,34 +44,42 @@ def upsert_sql(entity_name: str) -> str:
     col_list = ", ".join(_q(c) for c in cols)
     changing = [c for c in cols if c not in FIXED_COLUMNS]
     table = f"crm.{entity.plural}"
+    select_list = ", ".join("now()" if c in DATABASE_TIME else _q(c) for c in cols)
+    deleted = "deleted_at" in cols
+    returned_deleted = "t.deleted_at" if deleted else "NULL::timestamptz AS deleted_at"
+    created_mark = _DELETION_MARK.format(new="x.deleted_at", old="NULL") if deleted else "'{}'"
+    updated_mark = (_DELETION_MARK.format(new="x.deleted_at", old="img.b->>'deleted_at'")
+                    if deleted else "'{}'")
     return f"""
 WITH up AS (
     INSERT INTO {table} AS t ({col_list})
-    SELECT {col_list} FROM {STAGE} ORDER BY public_id
+    SELECT {select_list} FROM {STAGE} ORDER BY public_id
     ON CONFLICT (organization_id, public_id) DO UPDATE
     SET {", ".join(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in changing)}
     WHERE ({", ".join(f"t.{_q(c)}" for c in changing)})
           IS DISTINCT FROM ({", ".join(f"EXCLUDED.{_q(c)}" for c in changing)})
-    RETURNING t.id, t.public_id, (t.xmax = 0) AS inserted
+    RETURNING t.id, t.public_id, (t.xmax = 0) AS inserted, {returned_deleted}
 ), ev AS (
     INSERT INTO crm.change_events
         (id, organization_id, record_type, record_id, public_id, event_type, changes, actor,
          job_id, occurred_at)
     SELECT x.event_id, :org, :record_type, x.record_id, x.public_id, 'imported',
            CASE WHEN x.inserted IS NULL THEN '{{"outcome": "unchanged"}}'::jsonb
-                WHEN x.inserted THEN '{{"outcome": "created"}}'::jsonb
+                WHEN x.inserted THEN '{{"outcome": "created"}}'::jsonb || {created_mark}
                 -- the before-image an undo restores: this subquery reads the statement's
                 -- snapshot, i.e. the row as it was before the upsert above changed it; only
                 -- updated rows pay for it (a creating import writes no before-image)
-                ELSE jsonb_build_object('outcome', 'updated', 'before',
-                    (SELECT to_jsonb(cur) - CAST(:fixed AS text[]) FROM {table} cur
-                     WHERE cur.organization_id = :org AND cur.public_id = x.public_id)) END,
+                ELSE (SELECT jsonb_build_object('outcome', 'updated', 'before', img.b)
+                             || {updated_mark}
+                      FROM (SELECT to_jsonb(cur) - CAST(:fixed AS text[]) AS b FROM {table} cur
+                            WHERE cur.organization_id = :org AND cur.public_id = x.public_id
+                           ) img) END,
            :actor, :job, now()
     FROM (
         -- the stored id is looked up only for unchanged rows (COALESCE stops at the first
         -- non-null): a join to the table made the planner read all of the organization's rows
         -- per batch when its statistics were stale (cost grew with the table: quadratic)
-        SELECT s.event_id, s.public_id, up.inserted,
+        SELECT s.event_id, s.public_id, up.inserted, up.deleted_at,
                coalesce(up.id, (SELECT cur.id FROM {table} cur
                                 WHERE cur.organization_id = :org
                                   AND cur.public_id = s.public_id)) AS record_id
