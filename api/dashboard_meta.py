@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from shared.entities import ENTITIES, Entity, Field
+from shared.schemas import MINIMUM
 
 # Sidebar order of the CRM section (people think accounts first, activities last).
 SIDEBAR = ("accounts", "contacts", "leads", "opportunities", "activities")
@@ -47,6 +48,9 @@ def entity_meta(entity: Entity) -> dict[str, Any]:
         "references": refs,
         "list_columns": shown[:LIST_COLUMNS],
         "record_types": record_types,
+        # the least a record must say: the form marks or explains it before the API's 422
+        "minimum": [{"field": r.field, "any_of": list(r.any_of), "one_value": r.one_value}
+                    for r in MINIMUM.get(entity.name, ())],
     }
 
 

@@ -104,7 +104,7 @@ class ApiTransport:
                     timeout=self.timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not retry_safe or attempt >= self.max_retries:
-                    raise TransportError(f"cannot reach {self.base_url}: {exc}") from exc
+                    raise TransportError(self._unreachable(exc)) from exc
                 log.debug("connection problem on %s %s: %s", method, url, exc)
             else:
                 if response.status_code in expect:
@@ -119,6 +119,21 @@ class ApiTransport:
             log.info("retrying %s %s in %.1fs", method, url, delay)
             self._sleep(delay)
             attempt += 1
+
+    def _unreachable(self, exc: Exception) -> str:
+        """One line a person can act on; urllib3's own text (pool, socket, errno) is for
+        --debug logs."""
+        log.debug("transport error: %s", exc)
+        base = self.base_url.rstrip("/")
+        if isinstance(exc, requests.Timeout):
+            return f"{base} did not answer within {self.timeout:.0f}s: is the server busy?"
+        if isinstance(exc, requests.exceptions.SSLError):
+            return f"cannot reach {base}: TLS handshake failed (check the URL's scheme)"
+        text = str(exc)
+        reason = ("connection refused" if "refused" in text.lower()
+                  else "host not found" if "resolve" in text.lower() or "name or service" in
+                  text.lower() else "connection failed")
+        return f"cannot reach {base} ({reason}): is the server running?"
 
     def _json(self, method: str, path: str, **kwargs) -> Any:
         return self.request(method, path, **kwargs).json()

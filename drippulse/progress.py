@@ -38,6 +38,7 @@ def ordered_entities(progress: dict) -> list[tuple[str, dict]]:
 class Reporter:
     """Silent: the --json mode and library use."""
 
+    def start_upload(self, what: str) -> None: ...
     def upload(self, done: int, total: int | None) -> None: ...
     def download(self, done: int, total: int | None) -> None: ...
     def job(self, job: dict) -> None: ...
@@ -77,23 +78,32 @@ class PlainReporter(Reporter):
         self._status: str | None = None
         self._printed: dict[str, tuple[int, float]] = {}
         self._upload_started: float | None = None
+        self._upload_what = "bundle"
         self._upload_done = False
+        self._download_done = False
         self._rates = _Rates()
 
     def _line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
+    def start_upload(self, what: str) -> None:
+        self._upload_what = what
+
     def upload(self, done: int, total: int | None) -> None:
+        finished = bool(total) and done >= (total or 0)
         if self._upload_started is None:
             self._upload_started = time.monotonic()
-            self._line(f"uploading {human_bytes(total) if total else 'bundle'} (gzip)")
-        elif total and done >= total and not self._upload_done:
+            size = f"{human_bytes(total)} " if total else ""
+            self._line(f"uploading {size}{self._upload_what}")
+        if finished and not self._upload_done:
             self._upload_done = True
             took = time.monotonic() - self._upload_started
             self._line(f"uploaded {human_bytes(done)} in {took:.1f}s")
 
     def download(self, done: int, total: int | None) -> None:
-        if done and total and done >= total:
+        # the transport reports the end more than once (last chunk, then the close)
+        if done and total and done >= total and not self._download_done:
+            self._download_done = True
             self._line(f"downloaded {human_bytes(done)}")
 
     def job(self, job: dict) -> None:
@@ -137,6 +147,8 @@ class TtyReporter(Reporter):
         self._lines: list[str] = []
         self._rates = _Rates()
         self._started = time.monotonic()
+        self._block: str | None = None  # what the drawn lines show: upload, job or download
+        self._finished: set[str] = set()  # transfers whose last frame is committed
 
     @staticmethod
     def _bar(fraction: float) -> str:
@@ -154,6 +166,8 @@ class TtyReporter(Reporter):
             out += f"\x1b[{self._drawn}A"  # back to the first bar line
         for line in lines:
             out += "\r\x1b[2K" + line + "\n"
+        if len(lines) < self._drawn:  # a shorter frame: clear what the longer one left below
+            out += "\x1b[J"
         self.stream.write(out)
         self.stream.flush()
         self._drawn = len(lines)
@@ -163,22 +177,42 @@ class TtyReporter(Reporter):
         self._draw(self._lines, force=True)
         self._drawn = 0
 
+    def _enter(self, block: str) -> None:
+        """A new kind of block starts below the last one instead of over it (the download
+        after an export's job block, the job after the upload)."""
+        if self._block != block:
+            if self._lines:
+                self._commit()
+            self._lines = []
+            self._block = block
+            if block != "job":
+                self._started = time.monotonic()
+
     def upload(self, done: int, total: int | None) -> None:
+        self._transfer("upload", done, total)
+
+    def download(self, done: int, total: int | None) -> None:
+        self._transfer("download", done, total)
+
+    def _transfer(self, label: str, done: int, total: int | None) -> None:
+        if label in self._finished:  # the end is reported more than once: drawn already
+            return
+        self._enter(label)
         elapsed = max(time.monotonic() - self._started, 1e-6)
         speed = f"{human_bytes(done / elapsed)}/s"
         if total:
-            line = (f"upload        {self._bar(done / total)} {done * 100 // max(total, 1):3d}%"
+            line = (f"{label:<13} {self._bar(done / total)} {done * 100 // max(total, 1):3d}%"
                     f"  {human_bytes(done)}/{human_bytes(total)}  {speed}")
         else:
-            line = f"upload        {human_bytes(done)}  {speed}"
-        self._draw([line], force=bool(total and done >= total))
-        if total and done >= total:
-            self._commit()
-
-    def download(self, done: int, total: int | None) -> None:
-        self.upload(done, total)
+            line = f"{label:<13} {human_bytes(done)}  {speed}"
+        finished = bool(total) and done >= (total or 0)
+        self._draw([line], force=finished)
+        if finished:
+            self._finished.add(label)
+            self._drawn, self._lines, self._block = 0, [], None  # the last frame stays
 
     def job(self, job: dict) -> None:
+        self._enter("job")
         lines = [f"job {job.get('id')}  {job.get('status')}  {job.get('percent', 0)}%"]
         for name, counts in ordered_entities(job.get("progress") or {}):
             processed = int(counts.get("processed") or 0)

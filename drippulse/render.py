@@ -41,6 +41,24 @@ def format_error(err: dict) -> str:
     return " ".join(parts) + (f" {field}: " if field else ": ") + str(message)
 
 
+def job_error(job: dict) -> str | None:
+    """The job's failure as a sentence: the server stores {"code", "message", "details"}."""
+    error = job.get("error")
+    if not error:
+        return None
+    if not isinstance(error, dict):
+        return str(error)
+    message = str(error.get("message") or error.get("code") or "failed")
+    code = error.get("code")
+    return f"{message} ({code})" if code and code != message else message
+
+
+def has_counts(job: dict) -> bool:
+    """Whether any row was counted: a job that failed before its first row has no table."""
+    return any(int(counts.get(c) or 0) or int(counts.get("processed") or 0)
+               for _, counts in ordered_entities(job.get("progress") or {}) for c in COUNTS)
+
+
 def job_line(job: dict) -> str:
     return f"job {job.get('id')} {job.get('status')}"
 
@@ -72,12 +90,13 @@ def job_details(job: dict, stream: TextIO) -> None:
     for key in ("created_at", "started_at", "finished_at"):
         if job.get(key):
             print(f"{key + ':':<15}{job[key]}", file=stream)
-    if job.get("error"):
-        print(f"error:         {job['error']}", file=stream)
+    error = job_error(job)
+    if error:
+        print(f"error:         {error}", file=stream)
     print(f"errors:        {job.get('error_count', 0)}", file=stream)
     for name, link in (job.get("links") or {}).items():
         if link:
             print(f"{'link ' + name + ':':<15}{link}", file=stream)
-    if job.get("progress") and job.get("kind") == "import":
+    if job.get("kind") == "import" and has_counts(job):
         print(file=stream)
         import_summary(job, stream)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import marshmallow as ma
@@ -123,9 +124,65 @@ def load_record(entity: Entity, body: Any, *, partial: bool) -> dict[str, Any]:
                 messages = [str(messages)]
             problems[key] = [_friendly(m) for m in messages]
         data = {}
+    if not problems:
+        problems = _minimum_problems(entity, data, clean, partial)
     if problems:
         raise ValidationFailed("Invalid " + entity.name, problems)
     return data
+
+
+# The least a record must say to be worth keeping, the same for the API and an import
+# (shared/bundle/validate.py). Declared here rather than as `required` columns because a rule
+# spans fields and the columns stay nullable for rows stored before it.
+@dataclass(frozen=True)
+class Minimum:
+    field: str  # named in the error
+    any_of: tuple[str, ...]  # at least one must be non-blank
+    message: str
+    # the fields are ways to give one value (a reference by public_id, uuid, external id or
+    # lookup) rather than alternatives: blanking one that a body gives blanks the value
+    one_value: bool = False
+
+
+_NAME_OR_EMAIL = ("first_name", "last_name", "email")
+MINIMUM: dict[str, tuple[Minimum, ...]] = {
+    "contact": (Minimum("email", _NAME_OR_EMAIL, "is required when first_name and last_name "
+                        "are empty (a contact needs a name or an email)"),),
+    "lead": (Minimum("email", _NAME_OR_EMAIL, "is required when first_name and last_name "
+                     "are empty (a lead needs a name or an email)"),),
+    "activity": (
+        Minimum("subject", ("subject",), "is required (an activity needs a subject)"),
+        Minimum("record_public_id",
+                ("record_public_id", "record_id", "record_external_id", "record_lookup"),
+                "is required (an activity needs a record)", one_value=True)),
+}
+
+
+def blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def missing_minimum(entity_name: str, row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, message) for each rule of MINIMUM the row breaks; `row` holds the record's
+    values (for an update: the stored row merged with the change)."""
+    return [(rule.field, rule.message) for rule in MINIMUM.get(entity_name, ())
+            if all(blank(row.get(f)) for f in rule.any_of)]
+
+
+def _minimum_problems(entity: Entity, data: dict[str, Any], body: dict[str, Any],
+                      partial: bool) -> dict[str, list[str]]:
+    if not partial:
+        return {name: [message] for name, message in missing_minimum(entity.name, data)}
+    # An update sees only its body: refused when the body blanks what a rule needs (every
+    # alternative, or the one value); anything less is for the stored row to tell.
+    problems: dict[str, list[str]] = {}
+    for rule in MINIMUM.get(entity.name, ()):
+        given = [f for f in rule.any_of if f in body]
+        if not given or not all(blank(data.get(f)) for f in given):
+            continue
+        if rule.one_value or len(given) == len(rule.any_of):
+            problems[rule.field] = [rule.message]
+    return problems
 
 
 def _friendly(message: str) -> str:

@@ -75,6 +75,7 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 def _submit(args: argparse.Namespace, client: DripPulseClient, reporter: Reporter) -> dict:
     if args.source is None:
         source = sys.stdin.buffer if args.paths[0] == "-" else args.paths[0]
+        reporter.start_upload("bundle (gzip)")
         return client.submit_import(source, dry_run=args.dry_run,
                                     idempotency_key=args.idempotency_key,
                                     on_upload_progress=reporter.upload)
@@ -82,6 +83,7 @@ def _submit(args: argparse.Namespace, client: DripPulseClient, reporter: Reporte
         if packed.temporary:
             reporter.note(f"packed {len(packed.names)} file(s) into a "
                           f"{human_bytes(packed.path.stat().st_size)} zip")
+        reporter.start_upload("zip")
         return client.submit_source_zip(args.source, packed.path, dry_run=args.dry_run,
                                         create_stages=args.create_stages,
                                         idempotency_key=args.idempotency_key,
@@ -153,10 +155,12 @@ def _print_summary(args: argparse.Namespace, client: DripPulseClient, job: dict,
     took = render.duration(job)
     print(f"{'dry run ' if args.dry_run else ''}{render.job_line(job)}"
           + (f" in {took}" if took else ""), file=out)
-    if job.get("error"):
-        print(f"error: {job['error']}", file=out)
-    print(file=out)
-    render.import_summary(job, out)
+    error = render.job_error(job)
+    if error:
+        print(f"error: {error}", file=out)
+    if render.has_counts(job) or not error:  # a job that failed at once: no table of zeros
+        print(file=out)
+        render.import_summary(job, out)
     if warnings:
         print(f"\nwarnings ({len(warnings)}):", file=out)
         interop_render.print_warnings(
@@ -193,7 +197,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.json:
             print_json(job)
         else:
-            print(f"{render.job_line(job)}" + (f": {job['error']}" if job.get("error") else ""))
+            error = render.job_error(job)
+            print(f"{render.job_line(job)}" + (f": {error}" if error else ""))
         return exit_code(job)
     size = client.download(job, args.output, gzip=gzip, on_progress=reporter.download)
     reporter.close()

@@ -26,7 +26,7 @@ from shared.entities import (
 )
 from shared.ids import parse_uuid
 from shared.interop.source import ORIGIN, ROW_ERROR
-from shared.schemas import PUBLIC_ID_RE
+from shared.schemas import MINIMUM, PUBLIC_ID_RE, blank
 
 MAX_PUBLIC_ID = 255
 _CONVERT_TIMESTAMP = k.DATETIME.convert
@@ -97,6 +97,13 @@ class RowValidator:
         self.entity = entity
         self.specs = [(f.name, f.kind.convert, f.required, f.default)
                       for f in (*COMMON_FIELDS, *entity.fields)]
+        # the API's minimal fields (shared.schemas.MINIMUM); a reference rule is checked on
+        # the candidate (its target may come by public_id, external id or lookup)
+        self.minimum = [(rule.field, rule.any_of, rule.message)
+                        for rule in MINIMUM.get(entity.name, ()) if not rule.one_value]
+        self.minimum_refs = [(rule.field, rule.any_of[0].removesuffix("_public_id"),
+                              rule.message)
+                             for rule in MINIMUM.get(entity.name, ()) if rule.one_value]
 
     def validate(self, raw: Any, index: int, organization_id: uuid.UUID
                  ) -> tuple[Candidate | None, list[dict]]:
@@ -173,6 +180,13 @@ class RowValidator:
                 candidate.refs[ref.name] = target
         for ref in entity.polymorphic_references:
             self._record_type(raw, candidate, errors, ref)
+        for name, any_of, message in self.minimum:
+            if all(blank(values.get(f)) for f in any_of):
+                errors.append(row_error(entity, index, public_id, name, message))
+        for name, ref_name, message in self.minimum_refs:
+            if (candidate.refs.get(ref_name) is None and ref_name not in candidate.indirect
+                    and not any(e["field"] == name for e in errors)):
+                errors.append(row_error(entity, index, public_id, name, message))
         if entity.stage_placement:
             name = raw.get(STAGE_NAME)
             if name is not None and not isinstance(name, str):

@@ -19,7 +19,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import mint_public_id, uuid7
 from shared.keyset import KeyPart, Keyset, uuid_value
 from shared.pagination import rows_within
-from shared.schemas import load_record
+from shared.schemas import load_record, missing_minimum
 from shared.serializers import api_row, bundle_row
 from shared.services import change_log, record_filters, references, stages
 from shared.services.record_query import id_condition, record_select, row_bytes
@@ -137,6 +137,11 @@ def update(entity: Entity, org: uuid.UUID, record_id: str, body: Any, actor: str
         if problems:
             raise ValidationFailed("Invalid " + entity.name, problems)
         values |= data
+        # the row as it would be: an update may not leave it without what every row needs
+        missing = missing_minimum(entity.name, {**dict(current), **values})
+        if missing:
+            raise ValidationFailed("Invalid " + entity.name,
+                                   {name: [message] for name, message in missing})
         if "custom_fields" in values and values["custom_fields"] is None:
             values["custom_fields"] = {}
         moved = _apply_position(conn, entity, org, current, values)

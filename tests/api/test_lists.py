@@ -59,9 +59,10 @@ def test_filters(api):
     assert set(ids("/opportunities", pipeline_id=open_opp["pipeline_id"])) == {
         won_opp["id"], open_opp["id"]}
 
-    call = api.create("activities", {"type": "call", "record_type": "account",
+    call = api.create("activities", {"type": "call", "subject": "Intro", "record_type": "account",
                                      "record_public_id": acme["public_id"]})
-    note = api.create("activities", {"record_type": "contact", "record_id": c1["id"]})
+    note = api.create("activities", {"subject": "Notes", "record_type": "contact",
+                                     "record_id": c1["id"]})
     assert ids("/activities", record_type="account",
                record_public_id=acme["public_id"]) == [call["id"]]
     assert ids("/activities", record_type="contact", record_id=c1["id"]) == [note["id"]]

@@ -82,7 +82,7 @@ def test_validation_names_every_bad_field(api):
     for body, field in (({"email": "not-an-email"}, "email"),
                         ({"account_public_id": "acct_missing"}, "account_public_id"),
                         ({"account_id": "00000000-0000-7000-8000-000000000000"}, "account_id")):
-        resp = api.post("/contacts", body)
+        resp = api.post("/contacts", {"first_name": "Ann", **body})
         assert resp.status_code == 422 and field in resp.json["error"]["details"], resp.json
 
     assert api.post("/activities", {"record_public_id": acct["public_id"]}).status_code == 422
@@ -113,11 +113,12 @@ def test_client_public_id_and_duplicates(api, other_api):
     created = api.create("leads", {"public_id": "hs:lead-1", "last_name": "X"})
     assert created["public_id"] == "hs:lead-1"
     assert api.get("/leads/hs:lead-1").json["id"] == created["id"]
-    dup = api.post("/leads", {"public_id": "hs:lead-1"})
+    dup = api.post("/leads", {"public_id": "hs:lead-1", "last_name": "Y"})
     assert dup.status_code == 409 and "public_id" in dup.json["error"]["details"]
     # unique within an organization, not across them
-    assert other_api.post("/leads", {"public_id": "hs:lead-1"}).status_code == 201
-    assert api.post("/leads", {"public_id": "has space"}).status_code == 422
+    assert other_api.post("/leads", {"public_id": "hs:lead-1",
+                                     "last_name": "X"}).status_code == 201
+    assert api.post("/leads", {"public_id": "has space", "last_name": "X"}).status_code == 422
 
 
 def test_patch_records_changes_and_noop_patch_records_nothing(api):
@@ -137,7 +138,7 @@ def test_patch_records_changes_and_noop_patch_records_nothing(api):
 
 def test_soft_delete_leaves_children(api):
     acct = api.create("accounts", {"name": "Parent"})
-    contact = api.create("contacts", {"account_id": acct["id"]})
+    contact = api.create("contacts", {"first_name": "Kid", "account_id": acct["id"]})
     api.delete(f"/accounts/{acct['public_id']}")
     got = api.get(f"/contacts/{contact['id']}").json
     assert got["account_id"] == acct["id"] and got["account_public_id"] == acct["public_id"]

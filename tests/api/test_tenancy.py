@@ -8,10 +8,11 @@ from shared.entities import ENTITIES
 
 def seed(api) -> dict:
     acct = api.create("accounts", {"name": "Theirs"})
-    contact = api.create("contacts", {"account_id": acct["id"]})
+    contact = api.create("contacts", {"first_name": "Theirs", "account_id": acct["id"]})
     opp = api.create("opportunities", {"name": "Deal", "contact_id": contact["id"]})
     lead = api.create("leads", {"last_name": "L"})
-    act = api.create("activities", {"record_type": "lead", "record_id": lead["id"]})
+    act = api.create("activities", {"subject": "Call", "record_type": "lead",
+                                    "record_id": lead["id"]})
     return {"accounts": acct, "contacts": contact, "opportunities": opp, "leads": lead,
             "activities": act}
 
@@ -40,8 +41,8 @@ def test_references_into_another_tenant_are_422(api, other_api):
     theirs = seed(other_api)
     their_pipe = other_api.get("/pipelines").json["items"][0]
     cases = [
-        ("/contacts", {"account_id": theirs["accounts"]["id"]}, "account_id"),
-        ("/contacts", {"account_public_id": theirs["accounts"]["public_id"]},
+        ("/contacts", {"last_name": "C", "account_id": theirs["accounts"]["id"]}, "account_id"),
+        ("/contacts", {"last_name": "C", "account_public_id": theirs["accounts"]["public_id"]},
          "account_public_id"),
         ("/accounts", {"name": "A", "parent_account_id": theirs["accounts"]["id"]},
          "parent_account_id"),
@@ -50,8 +51,8 @@ def test_references_into_another_tenant_are_422(api, other_api):
         ("/opportunities", {"name": "O", "pipeline_id": their_pipe["id"]}, "pipeline_id"),
         ("/opportunities", {"name": "O", "pipeline_stage_id": their_pipe["stages"][0]["id"]},
          "pipeline_stage_id"),
-        ("/activities", {"record_type": "lead", "record_id": theirs["leads"]["id"]},
-         "record_id"),
+        ("/activities", {"subject": "S", "record_type": "lead",
+                         "record_id": theirs["leads"]["id"]}, "record_id"),
     ]
     for path, body, field in cases:
         resp = api.post(path, body)

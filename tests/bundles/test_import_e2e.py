@@ -47,7 +47,7 @@ def _sample() -> dict:
         activities=[
             {"public_id": "act_1", "type": "call", "subject": "Intro", "record_type": "contact",
              "record_public_id": "cnt_2", "occurred_at": "2025-01-02T03:04:05Z"},
-            {"public_id": "act_2", "type": "note", "record_type": "opportunity",
+            {"public_id": "act_2", "type": "note", "subject": "Pricing", "record_type": "opportunity",
              "record_public_id": "opp_named"},
         ],
     )
@@ -109,7 +109,7 @@ def test_update_and_reference_to_a_stored_row(client, org, worker):
         {"public_id": "acct_old", "name": "Old name"}]))["status"] == "succeeded"
     job = import_and_wait(client, org, bundle(
         accounts=[{"public_id": "acct_old", "name": "New name"}],
-        contacts=[{"public_id": "cnt_x", "account_public_id": "acct_old"}]))
+        contacts=[{"public_id": "cnt_x", "last_name": "X", "account_public_id": "acct_old"}]))
     assert job["status"] == "succeeded"
     assert counts(job, "accounts")["updated"] == 1
     account = rows(org, "accounts")[0]
@@ -123,9 +123,9 @@ def test_bad_rows_are_reported_and_the_rest_imported(client, org, worker):
                   {"public_id": "acct_bad", "employee_count": -3},
                   "not an object",
                   {"public_id": "acct_ok", "name": "Duplicate"}],
-        contacts=[{"public_id": "cnt_lost", "account_public_id": "acct_nowhere"},
-                  {"public_id": "cnt_mail", "email": "nope"},
-                  {"public_id": "cnt_fine", "account_public_id": "acct_ok"}],
+        contacts=[{"public_id": "cnt_lost", "last_name": "L", "account_public_id": "acct_nowhere"},
+                  {"public_id": "cnt_mail", "last_name": "M", "email": "nope"},
+                  {"public_id": "cnt_fine", "last_name": "F", "account_public_id": "acct_ok"}],
         pipelines=[]))
     assert job["status"] == "completed_with_errors"
     assert counts(job, "accounts") == {"total": 4, "processed": 4, "created": 1, "updated": 0,
@@ -176,7 +176,8 @@ def test_multipart_and_gzip_uploads(client, org, worker):
     assert resp.status_code == 202, resp.json
     assert wait_job(client, org, resp.json["id"])["progress"]["leads"]["created"] == 1
 
-    gz2 = gzip.compress(orjson.dumps(bundle(leads=[{"public_id": "lead_gz2"}])))
+    gz2 = gzip.compress(orjson.dumps(bundle(leads=[{"public_id": "lead_gz2",
+                                                     "email": "gz@example.com"}])))
     resp = client.post("/api/v1/crm/import", headers=org["headers"],
                        data={"file": (io.BytesIO(gz2), "bundle.json.gz")},
                        content_type="multipart/form-data")

@@ -234,7 +234,8 @@ def test_a_row_with_a_nul_byte_is_reported_not_the_batch(org, small_batches):
     # jsonb refuses NUL; the shared field kinds now catch it before the database does
     queue = LocalQueue()
     rows_in = [{"public_id": "lead_ok1", "last_name": "A"},
-               {"public_id": "lead_nul", "custom_fields": {"x": "bad\u0000byte"}},
+               {"public_id": "lead_nul", "last_name": "N",
+                "custom_fields": {"x": "bad\u0000byte"}},
                {"public_id": "lead_ok2", "last_name": "B"}]
     job_id = _submit(org, bundle(leads=rows_in), queue)
     job_runner.run_job(job_id, queue)

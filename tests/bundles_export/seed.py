@@ -55,7 +55,8 @@ def seed_small(org_id: str) -> dict[str, dict]:
                            due_at=datetime(2026, 2, 3, 17, 0, 0, 120000, tzinfo=UTC))
                 for rt, target in (("account", child), ("contact", contact),
                                    ("opportunity", opp), ("lead", lead))}
-        on_gone = insert(conn, ACTIVITY, org_id, type="note", record_type="account",
+        on_gone = insert(conn, ACTIVITY, org_id, type="note", subject="on a deleted account",
+                         record_type="account",
                          record_id=gone["id"])
     return {"parent": parent, "child": child, "gone": gone, "contact": contact,
             "orphan": orphan, "opp": opp, "lead": lead, "acts": acts, "on_gone": on_gone}

@@ -74,8 +74,9 @@ def test_nul_surrogates_and_unicode(org):
             b' "custom_fields": {"big": 123456789012345678901234567890}},'
             b'{"public_id": "acct_keynul", "name": "k", "custom_fields": {"k\\u0000": 1}},'
             b'{"public_id": "acct_surrogate", "name": "x\\ud800y"}],'
-            b' "contacts": [{"public_id": "cnt_refnul", "account_public_id": "acct\\u0000"},'
-            b' {"public_id": "cnt_ok", "account_public_id": "acct_ok"}],'
+            b' "contacts": [{"public_id": "cnt_refnul", "last_name": "N",'
+            b' "account_public_id": "acct\\u0000"},'
+            b' {"public_id": "cnt_ok", "last_name": "K", "account_public_id": "acct_ok"}],'
             b' "unknown\\u0000key": 1}')
     # the big integer sends the bundle through the exact (pure-Python) parser, which keeps the
     # unpaired surrogate for the validator to refuse
@@ -103,11 +104,13 @@ def test_references_order_deleted_rows_and_activity_targets(client, org):
     stored = client.post(f"{CRM}/accounts", json={"public_id": "acct_deleted", "name": "Old"},
                          headers=org["headers"]).json
     assert client.delete(f"{CRM}/accounts/{stored['id']}", headers=org["headers"]).status_code == 204
-    body = (b'{"contacts": [{"public_id": "cnt_later", "account_public_id": "acct_later"},'
-            b' {"public_id": "cnt_deleted", "account_public_id": "acct_deleted"}],'
-            b' "activities": [{"public_id": "act_no_id", "record_type": "account"},'
-            b' {"public_id": "act_no_type", "record_public_id": "acct_later"},'
-            b' {"public_id": "act_ok", "record_type": "account", "record_public_id": "acct_later"}],'
+    body = (b'{"contacts": [{"public_id": "cnt_later", "last_name": "L",'
+            b' "account_public_id": "acct_later"},'
+            b' {"public_id": "cnt_deleted", "last_name": "D", "account_public_id": "acct_deleted"}],'
+            b' "activities": [{"public_id": "act_no_id", "subject": "s", "record_type": "account"},'
+            b' {"public_id": "act_no_type", "subject": "s", "record_public_id": "acct_later"},'
+            b' {"public_id": "act_ok", "subject": "s", "record_type": "account",'
+            b' "record_public_id": "acct_later"}],'
             b' "accounts": [{"public_id": "acct_later", "name": "Comes last in the file"}]}')
     job = run_import(org, body)
     assert job["status"] == "completed_with_errors"
@@ -155,7 +158,8 @@ def test_public_ids_of_another_organization_make_new_rows_here(client, org, othe
                          headers=other_org["headers"]).json
     job = run_import(org, bundle(
         accounts=[{"public_id": theirs["public_id"], "name": "Mine"}],
-        contacts=[{"public_id": "cnt_x", "account_public_id": theirs["public_id"]}]))
+        contacts=[{"public_id": "cnt_x", "last_name": "X",
+                   "account_public_id": theirs["public_id"]}]))
     assert job["status"] == "succeeded", job
     mine = rows(org, "accounts")
     assert [(r["public_id"], r["name"]) for r in mine] == [(theirs["public_id"], "Mine")]
@@ -177,19 +181,23 @@ def test_an_unexpected_spool_error_fails_the_job_instead_of_leaving_it_running(
 
 
 @pytest.mark.parametrize("dry_run", [True, False])
-def test_a_parent_in_the_same_batch_keeps_the_rows_updated_at(org, dry_run):
+def test_a_parent_in_the_same_batch_is_linked_in_the_insert(org, dry_run):
     stamp = "2024-01-02T03:04:05+00:00"
     job = run_import(org, bundle(accounts=[
         {"public_id": "acct_c", "name": "Child", "parent_account_public_id": "acct_p",
-         "updated_at": stamp},
-        {"public_id": "acct_p", "name": "Parent", "updated_at": stamp}]), dry_run=dry_run)
+         "created_at": stamp, "updated_at": stamp},
+        {"public_id": "acct_p", "name": "Parent", "created_at": stamp, "updated_at": stamp}]),
+        dry_run=dry_run)
     assert job["status"] == "succeeded" and job["error_count"] == 0, job
     found = {r["public_id"]: r for r in rows(org, "accounts")}
     if dry_run:
         assert found == {}
         return
     assert found["acct_c"]["parent_account_id"] == found["acct_p"]["id"]
-    assert {r["updated_at"].isoformat() for r in found.values()} == {stamp}
+    # created_at is kept from the bundle; updated_at is the database's time of the one write
+    assert {r["created_at"].isoformat() for r in found.values()} == {stamp}
+    assert len({r["updated_at"] for r in found.values()}) == 1
+    assert found["acct_c"]["updated_at"].isoformat() != stamp
 
 
 def test_other_org_rows_never_change(client, org, other_org):

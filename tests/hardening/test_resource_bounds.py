@@ -35,9 +35,11 @@ def test_custom_fields_over_the_cap_are_a_row_error_in_an_import(org):
 def test_a_list_page_ends_by_bytes_as_well_as_rows(client, org):
     body = "b" * 1_000_000  # the largest value a row may hold (activity body)
     created = []
+    lead = client.post(f"{CRM}/leads", headers=org["headers"], json={"last_name": "L"}).json
     for i in range(MAX_PAGE_BYTES // len(body) + 3):
         resp = client.post(f"{CRM}/activities", headers=org["headers"],
-                           json={"type": "note", "subject": f"s{i}", "body": body})
+                           json={"type": "note", "subject": f"s{i}", "body": body,
+                                 "record_type": "lead", "record_public_id": lead["public_id"]})
         assert resp.status_code == 201, resp.json
         created.append(resp.json["id"])
     page = client.get(f"{CRM}/activities?limit=500", headers=org["headers"])

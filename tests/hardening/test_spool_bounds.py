@@ -36,7 +36,9 @@ def test_an_over_long_value_fails_the_job_at_once(org):
         assert _job_error(job) == ("failed", "value_too_long"), job
         assert time.monotonic() - started < 10
     # a long but legal value is still a row (here: refused by its field, as before)
-    job = run_import(org, {"version": 1, "activities": [{"type": "note", "body": "b" * 999_999}]})
+    job = run_import(org, {"version": 1, "leads": [{"public_id": "lead_r", "last_name": "R"}],
+                           "activities": [{"type": "note", "subject": "s", "body": "b" * 999_999,
+                                           "record_type": "lead", "record_public_id": "lead_r"}]})
     assert job["status"] == "succeeded", job
 
 

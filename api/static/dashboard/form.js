@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { page, api, h, fail, recordHref } = DP;
+  const { page, api, h, fail, recordHref, recordTitle, pluralOf } = DP;
   const meta = page.entities[page.entity];
   const form = document.getElementById("record-form");
   const box = document.getElementById("fields");
@@ -12,14 +12,25 @@
 
   const label = (name) => name.replace(/_/g, " ");
 
+  // The entity a reference points at; an activity's record follows its record type.
+  function targetOf(ref) {
+    const name = ref.target === "*" ? inputs.record_type?.value : ref.target;
+    return { name: name || "record", plural: name ? pluralOf(name) : null };
+  }
+
   function control(spec) {
+    if (spec.input === "picker") {
+      return Picker.create({ id: `f-${spec.name}`, target: () => targetOf(spec.ref),
+        placeholder: spec.ref.target === "*" ? "search by name (choose the record type first)" : `search ${spec.ref.target}s by name` });
+    }
+    if (spec.input === "json") return CustomFields.create({ id: `f-${spec.name}` });
     const attrs = { name: spec.name, id: `f-${spec.name}`, required: spec.required || null,
       maxlength: spec.max_length && spec.max_length <= 2048 ? spec.max_length : null };
     if (spec.input === "select") {
       const options = spec.required ? [] : [h("option", { value: "" }, "—")];
       return h("select", attrs, options, spec.choices.map((c) => h("option", { value: c }, c)));
     }
-    if (spec.input === "textarea" || spec.input === "json") return h("textarea", { ...attrs, rows: 3 });
+    if (spec.input === "textarea") return h("textarea", { ...attrs, rows: 3 });
     if (spec.input === "number") return h("input", { ...attrs, type: "number", step: 1, min: spec.kind === "count" ? 0 : null });
     return h("input", { ...attrs, type: spec.input });
   }
@@ -27,22 +38,34 @@
   function fieldRow(spec, input) {
     return h("div", { class: "field", dataset: { field: spec.name } },
       h("label", { for: input.id }, spec.label || label(spec.name), spec.required ? h("span", { class: "req" }, " *") : null),
-      input, h("div", { class: "field-error", dataset: { errorFor: spec.name } }));
+      input.element || input, spec.hint ? h("div", { class: "field-hint muted small" }, spec.hint) : null,
+      h("div", { class: "field-error", dataset: { errorFor: spec.name } }));
   }
 
-  // Every field the API accepts, derived from the entity definition the server sent.
-  const specs = [...meta.fields];
+  // Every field the API accepts, derived from the entity definition the server sent; the
+  // minimal fields (shared/schemas.py MINIMUM) are marked required or explained.
+  const minimum = meta.minimum || [];
+  const requiredAlone = new Set(minimum.filter((r) => r.any_of.length === 1 || r.one_value).map((r) => r.field));
+  const specs = meta.fields.map((f) => (requiredAlone.has(f.name) ? { ...f, required: true } : f));
   for (const ref of meta.references) {
     if (ref.target === "*") specs.push({ name: "record_type", input: "select", choices: meta.record_types, required: true });
-    specs.push({ name: ref.public_field, input: "text", placeholder: ref.target === "*" ? "public_id" : `${ref.target} public_id` });
+    specs.push({ name: ref.public_field, label: ref.name.replace(/_/g, " "), input: "picker", ref,
+      required: requiredAlone.has(ref.public_field) });
   }
   specs.push({ name: "external_system", input: "text" }, { name: "external_id", input: "text" },
-    { name: "custom_fields", input: "json", kind: "object" });
+    { name: "custom_fields", label: "custom fields", input: "json", kind: "object" });
+  for (const rule of minimum.filter((r) => r.any_of.length > 1 && !r.one_value)) {
+    box.append(h("p", { class: "muted small", dataset: { testid: "minimum" } },
+      `A ${meta.name} needs at least one of: ${rule.any_of.map((f) => f.replace(/_/g, " ")).join(", ")}.`));
+  }
   const inputs = {};
   for (const spec of specs) {
     inputs[spec.name] = control(spec);
-    if (spec.placeholder) inputs[spec.name].placeholder = spec.placeholder;
     box.append(fieldRow(spec, inputs[spec.name]));
+  }
+  if (inputs.record_type) {
+    // another record type: the chosen record belongs to the old one
+    inputs.record_type.addEventListener("change", () => inputs.record_public_id.reset());
   }
 
   // Opportunities live in a pipeline stage: offer the organization's pipelines and stages.
@@ -79,11 +102,24 @@
     return String(value);
   }
 
-  function fill(values) {
+  async function fillPicker(spec, values) {
+    const publicId = values[spec.name];
+    if (!publicId) return;
+    let label = values[`${spec.ref.name}_name`];
+    const { name, plural } = targetOf(spec.ref);
+    if (!label && plural) {  // a prefilled reference (from a record's page) comes without its name
+      try { label = recordTitle(name, await api(`${plural}/${encodeURIComponent(publicId)}`)); } catch (_) { /* shown as its id */ }
+    }
+    inputs[spec.name].set(publicId, label);
+  }
+
+  async function fill(values) {
     for (const spec of specs) {
+      if (spec.input === "picker") continue;
       if (values[spec.name] !== undefined) inputs[spec.name].value = toInputValue(spec, values[spec.name]);
       else if (!editing && spec.default !== undefined) inputs[spec.name].value = spec.default;
     }
+    await Promise.all(specs.filter((s) => s.input === "picker").map((s) => fillPicker(s, values)));
   }
 
   function collect() {
@@ -91,13 +127,24 @@
     const problems = {};
     const all = [...specs, ...(inputs.pipeline_id ? [{ name: "pipeline_id" }, { name: "pipeline_stage_id" }] : [])];
     for (const spec of all) {
+      if (spec.input === "picker") {
+        const value = inputs[spec.name].value;
+        if (value === undefined) {
+          problems[spec.name] = ["choose one from the list, or clear the box"];
+        } else if (editing ? value !== (original[spec.name] || null) : value !== null) {
+          body[spec.name] = value;
+        }
+        continue;
+      }
+      if (spec.input === "json" && inputs[spec.name].problem()) {
+        problems[spec.name] = [inputs[spec.name].problem()];
+        continue;
+      }
       const raw = inputs[spec.name].value.trim();
       let value = raw === "" ? null : raw;
       if (value !== null && spec.input === "number") value = Number(value);
       if (value !== null && spec.input === "datetime-local") value = new Date(value).toISOString();
-      if (spec.input === "json") {
-        try { value = value === null ? {} : JSON.parse(value); } catch (_) { problems[spec.name] = ["must be a JSON object"]; }
-      }
+      if (spec.input === "json") value = value === null ? {} : JSON.parse(value);
       // Create: send what was filled in. Edit: send only what changed (PATCH semantics).
       if (editing) {
         const before = toInputValue(spec, original[spec.name]);
@@ -114,7 +161,9 @@
     form.querySelectorAll(".field.invalid").forEach((el) => el.classList.remove("invalid"));
     const unplaced = [];
     for (const [field, messages] of Object.entries(details || {})) {
-      const name = inputs[field] ? field : (inputs[`${field}_public_id`] ? `${field}_public_id` : null);
+      // `account` or `account_id` errors belong to the account picker
+      const ref = `${field.replace(/_id$/, "")}_public_id`;
+      const name = inputs[field] ? field : (inputs[ref] ? ref : null);
       const text = Array.isArray(messages) ? messages.join("; ") : String(messages);
       if (name) {
         form.querySelector(`[data-error-for="${name}"]`).textContent = text;
@@ -150,7 +199,7 @@
     try {
       if (editing) original = await api(`${meta.plural}/${encodeURIComponent(page.record_id)}`);
       if (meta.name === "opportunity") await pipelineControls();
-      fill(editing ? original : page.prefill);
+      await fill(editing ? original : page.prefill);
       form.dataset.ready = "true";
     } catch (err) {
       if (err.status !== 404) return fail(err);
