@@ -107,15 +107,15 @@ def spool_result(spools: dict[str, EntitySpool], errors: list[dict]) -> SpoolRes
 
 
 def read_batch_rows(storage: Storage, key: str, byte_start: int, byte_end: int) -> list[Any]:
-    """The rows of one batch, read by byte range from the spool file."""
-    with storage.open(key) as handle:
-        try:
+    """The rows of one batch, read by byte range from the spool file (a ranged GET where the
+    storage has one, else a seek)."""
+    read_range = getattr(storage, "read_range", None)
+    if read_range is not None:
+        data = read_range(key, byte_start, byte_end)
+    else:
+        with storage.open(key) as handle:
             handle.seek(byte_start)
-        except (AttributeError, OSError):
-            remaining = byte_start
-            while remaining:
-                remaining -= len(handle.read(min(remaining, 1 << 20)) or b"x" * remaining)
-        data = handle.read(byte_end - byte_start)
+            data = handle.read(byte_end - byte_start)
     lines = data.splitlines()
     if _LONG_DIGITS.search(data) is None:
         # the common case: no line needs the exact path, so one scan of the batch replaces a

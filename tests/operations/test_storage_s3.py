@@ -94,3 +94,20 @@ def test_settings_select_the_s3_backend(storage, s3_endpoint, fresh_settings):
     with chosen.writer("k") as handle:
         handle.write(b"hello")
     assert storage.open("k").read() == b"hello"
+
+
+def test_a_batch_is_read_with_one_ranged_get_not_from_byte_0(storage):
+    from shared.bundle.spool_files import read_batch_rows
+
+    key = "imports/org/job/accounts.ndjson"
+    lines = [b'{"name": "row %d"}\n' % i for i in range(1000)]
+    with storage.writer(key) as handle:
+        handle.write(b"".join(lines))
+    start = sum(len(line) for line in lines[:700])
+    end = start + sum(len(line) for line in lines[700:710])
+    calls = []
+    original = storage.client.get_object
+    storage.client.get_object = lambda **kw: calls.append(kw) or original(**kw)
+    rows = read_batch_rows(storage, key, start, end)
+    assert [r["name"] for r in rows] == [f"row {i}" for i in range(700, 710)]
+    assert [c.get("Range") for c in calls] == [f"bytes={start}-{end - 1}"]
