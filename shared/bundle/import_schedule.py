@@ -60,9 +60,13 @@ def schedule_after_batch(conn: sa.Connection, batch, enqueue: Enqueue) -> None:
 def fill_slots(conn: sa.Connection, organization_id: uuid.UUID, enqueue: Enqueue) -> int:
     """Queue batches of the organization's importing jobs up to its share of the queue, one at
     a time to the job served least recently (a job never served first); returns how many.
-    Racing callers each see the other's batch still queued, so together they never exceed the
-    share (they may leave a slot free until the next batch ends; the sweeper covers an idle
-    organization)."""
+    Callers take turns (a transaction-scoped lock per organization), so each counts what the
+    others claimed."""
+    # one filler per organization at a time: two transactions counting the queue at once (the
+    # first batches of several jobs starting together) each saw the other's claims uncommitted
+    # and together queued twice the share
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+        sa.func.hashtextextended("drippulse-slots:" + str(organization_id), 0))))
     free = get_settings().org_parallel_batches
     jobs_now = []
     for row in conn.execute(_SLOTS, {"org": organization_id}).all():

@@ -31,7 +31,7 @@ def _failed_export(organization_id: str) -> str:
 def test_job_pages_reasons_and_the_404_page(page, member, client, worker):
     imported = import_and_wait(client, member, bundle(
         accounts=[{"public_id": "acct_jobpage0001", "name": "Initech"}],
-        contacts=[{"public_id": "cnt_jobpage0001", "email": "broken"}]))
+        contacts=[{"public_id": "cnt_jobpage0001", "first_name": "Bea", "email": "broken"}]))
     assert imported["status"] == "completed_with_errors"
     resp = client.post("/api/v1/crm/exports", headers=member["headers"], json={})
     assert resp.status_code == 202, resp.json
