@@ -14,32 +14,13 @@ import pytest
 import sqlalchemy as sa
 
 from shared import db
-from shared.entities import ACCOUNT, ENTITIES, Entity
+from shared.entities import ACCOUNT, ENTITIES
 from shared.ids import mint_public_id, uuid7
 from tests.security import routes
+from tests.security.bodies import base_body, own_record
 
 CRM = "/api/v1/crm"
 SERVER_OWNED = ("organization_id", "id", "created_at", "updated_at", "deleted_at")
-
-
-# what a row needs besides its required columns (a contact or lead: a name or an email; an
-# activity: a subject and a record — the record comes from `own_record`)
-MINIMAL = {"contact": {"email": "probe@example.com"}, "lead": {"email": "probe@example.com"},
-           "activity": {"subject": "probe"}}
-
-
-def base_body(entity: Entity, own_record: dict | None = None) -> dict:
-    body = {f.name: "probe" for f in entity.fields if f.required} | MINIMAL.get(entity.name, {})
-    if own_record is not None and entity.name == "activity":
-        body |= own_record
-    return body
-
-
-def own_record(client, org) -> dict:
-    """A record of the organization's own for an activity to be about."""
-    contact = client.post(f"{CRM}/contacts", headers=org["headers"],
-                          json={"email": "own-record@example.com"}).json
-    return {"record_type": "contact", "record_public_id": contact["public_id"]}
 
 
 def _details(resp) -> dict:

@@ -10,6 +10,7 @@ import pytest
 
 from shared.entities import ENTITIES, Entity
 from tests.security import routes
+from tests.security.bodies import base_body, own_record
 from tests.security.seed import Owned, seed_organization
 
 CRM = "/api/v1/crm"
@@ -24,26 +25,6 @@ def victim(other_org) -> Owned:
 def mine(org) -> Owned:
     # the caller owns rows too, so a filter that were ignored would show them
     return seed_organization(org["organization_id"])
-
-
-# what a row needs besides its required columns (a contact or lead: a name or an email; an
-# activity: a subject and a record — the record comes from `own_record`)
-MINIMAL = {"contact": {"email": "probe@example.com"}, "lead": {"email": "probe@example.com"},
-           "activity": {"subject": "probe"}}
-
-
-def base_body(entity: Entity, own_record: dict | None = None) -> dict:
-    body = {f.name: "probe" for f in entity.fields if f.required} | MINIMAL.get(entity.name, {})
-    if own_record is not None and entity.name == "activity":
-        body |= own_record
-    return body
-
-
-def own_record(client, org) -> dict:
-    """A record of the organization's own for an activity to be about."""
-    contact = client.post(f"{CRM}/contacts", headers=org["headers"],
-                          json={"email": "own-record@example.com"}).json
-    return {"record_type": "contact", "record_public_id": contact["public_id"]}
 
 
 def foreign_references(entity: Entity, victim: Owned) -> list[tuple[dict, str]]:
