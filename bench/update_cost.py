@@ -31,9 +31,10 @@ from shared.services import organizations
 
 
 def _without_before_images(entity_name: str) -> str:
+    """The upsert as it was before undo: an updated row's event says only that it was."""
     sql = ORIGINAL_UPSERT(entity_name)
-    start = sql.index("ELSE jsonb_build_object('outcome', 'updated', 'before',")
-    end = sql.index("END,", start)
+    start = sql.index("ELSE (SELECT jsonb_build_object('outcome', 'updated', 'before', img.b)")
+    end = sql.index(") img) END,", start) + len(") img) ")
     return sql[:start] + "ELSE '{\"outcome\": \"updated\"}'::jsonb " + sql[end:]
 
 
