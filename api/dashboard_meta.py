@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from shared.entities import ENTITIES, Entity, Field
+from shared.entities import ANY, ENTITIES, Entity, Field
+from shared.interop.csv_fields import LOOKUP_TARGETS, reference_fields, settable_fields
 from shared.schemas import MINIMUM
 
 # Sidebar order of the CRM section (people think accounts first, activities last).
@@ -57,3 +58,22 @@ def entity_meta(entity: Entity) -> dict[str, Any]:
 @cache
 def all_meta() -> dict[str, dict[str, Any]]:
     return {e.plural: entity_meta(e) for e in ENTITIES}
+
+
+@cache
+def import_wizard_targets() -> dict[str, dict]:
+    """What a CSV column may become, per entity, from the same rules the mapping is checked
+    with (shared.interop.csv_fields), so the wizard never offers a target the API refuses."""
+    targets = {}
+    for entity in ENTITIES:
+        refs = reference_fields(entity)
+        targets[entity.plural] = {
+            "fields": sorted(f for f in settable_fields(entity) if f not in refs),
+            "references": [
+                {"field": field, "target": target,
+                 "by": ["external_id", "public_id",
+                        *(by for by, plurals in LOOKUP_TARGETS.items()
+                          if target == ANY or target in plurals)]}
+                for field, target in refs.items()],
+        }
+    return targets

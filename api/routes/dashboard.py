@@ -7,9 +7,8 @@ from pathlib import Path
 from flask import Blueprint, g, redirect, render_template, request, send_file, url_for
 
 from api import dashboard_meta, session_auth
-from shared.entities import BY_PLURAL, ENTITIES
+from shared.entities import BY_PLURAL
 from shared.errors import NotFound
-from shared.interop.csv_fields import LOOKUP_TARGETS, reference_fields, settable_fields
 from shared.urls import CRM_API
 
 bp = Blueprint("dashboard", __name__, url_prefix="/app")
@@ -103,7 +102,7 @@ def import_export():
 @bp.get("/import-export/wizard")
 def import_wizard():
     return _page("import_wizard.html", "Import wizard", "import-wizard",
-                 mapping_targets=import_wizard_targets())
+                 mapping_targets=dashboard_meta.import_wizard_targets())
 
 
 @bp.get("/jobs")
@@ -133,21 +132,3 @@ def changes():
     return _page("changes.html", "Change history", "changes",
                  filters={"record_type": request.args.get("record_type", ""),
                           "record_id": request.args.get("record_id", "")})
-
-
-def import_wizard_targets() -> dict[str, dict]:
-    """What a CSV column may become, per entity, from the same rules the mapping is checked
-    with (shared.interop.csv_fields), so the wizard never offers a target the API refuses."""
-    targets = {}
-    for entity in ENTITIES:
-        refs = reference_fields(entity)
-        targets[entity.plural] = {
-            "fields": sorted(f for f in settable_fields(entity) if f not in refs),
-            "references": [
-                {"field": field, "target": target,
-                 "by": ["external_id", "public_id",
-                        *(by for by, plurals in LOOKUP_TARGETS.items()
-                          if target == "*" or target in plurals)]}
-                for field, target in refs.items()],
-        }
-    return targets

@@ -263,7 +263,7 @@ def _by_lookup(conn: sa.Connection, entity: Entity, ref: Reference, by: str,
     failed = conn.execute(sa.text(
         f"SELECT r.row_index, r.public_id, r.target_public_id, r.origin, m.n "
         f"FROM ({matches}) m JOIN crm.import_refs r ON r.id = m.ref_id "
-        f"WHERE m.n <> 1 {in_upload if dry_run else ''} ORDER BY r.row_index"), params).all()
+        f"WHERE m.n <> 1 {in_upload} ORDER BY r.row_index"), params).all()
     _report(conn, organization_id, job_id, entity, f"{ref.name}_lookup", failed,
             lambda m: (f"{m.n} {entity.plural} have {by} {m.target_public_id!r}: ambiguous"
                        if m.n else f"no {entity.name} with {by} {m.target_public_id!r} in the "
