@@ -180,8 +180,9 @@ def apply_batch(batch_id: int, schedule: Schedule | None = None) -> BatchOutcome
         created = updated = unchanged = 0
         if candidates:
             savepoint = conn.begin_nested() if dry_run else None
+            all_new = entity.plural in (job.checkpoint or {}).get("empty_tables", ())
             created, updated, unchanged = _write_guarded(
-                conn, entity, org, job_id, candidates, errors, failed)
+                conn, entity, org, job_id, candidates, errors, failed, all_new)
             if savepoint is not None:
                 savepoint.rollback()  # a dry run checks everything and writes nothing
         if deferred:
@@ -204,13 +205,13 @@ ROW_LEVEL_DB_ERRORS = (sa.exc.DataError, sa.exc.IntegrityError, psycopg.errors.D
 
 
 def _write_guarded(conn: sa.Connection, entity: Entity, org: uuid.UUID, job_id: uuid.UUID,
-                   rows: list[Candidate], errors: list[dict], failed: set[int]
-                   ) -> tuple[int, int, int]:
+                   rows: list[Candidate], errors: list[dict], failed: set[int],
+                   all_new: bool = False) -> tuple[int, int, int]:
     """Write the rows in a savepoint; when the database refuses the set, bisect it to find
     and report the refused rows (the slow path runs only when something is refused)."""
     savepoint = conn.begin_nested()
     try:
-        result = write_rows(conn, entity, org, job_id, f"import:{job_id}", rows)
+        result = write_rows(conn, entity, org, job_id, f"import:{job_id}", rows, all_new)
     except ROW_LEVEL_DB_ERRORS as exc:
         savepoint.rollback()
         if len(rows) == 1:
@@ -221,8 +222,8 @@ def _write_guarded(conn: sa.Connection, entity: Entity, org: uuid.UUID, job_id: 
             failed.add(cand.index)
             return 0, 0, 0
         half = len(rows) // 2
-        first = _write_guarded(conn, entity, org, job_id, rows[:half], errors, failed)
-        second = _write_guarded(conn, entity, org, job_id, rows[half:], errors, failed)
+        first = _write_guarded(conn, entity, org, job_id, rows[:half], errors, failed, all_new)
+        second = _write_guarded(conn, entity, org, job_id, rows[half:], errors, failed, all_new)
         return tuple(a + b for a, b in zip(first, second, strict=True))
     savepoint.commit()
     return result

@@ -4,12 +4,16 @@ the stages a source brings, all in one transaction."""
 from __future__ import annotations
 
 import logging
+import uuid
+
+import sqlalchemy as sa
 
 from shared import db
 from shared.bundle import external_refs
 from shared.bundle.spool import BundleError, spool_bundle
 from shared.bundle.tables import import_batches
 from shared.config import get_settings
+from shared.entities import BY_PLURAL
 from shared.interop.source_stages import add_source_stages
 from shared.interop.spool_source import spool_source
 from shared.jobs import progress as job_progress
@@ -60,8 +64,21 @@ def spool_job(job, batch_size: int) -> None:
         if result.external_systems is not None:
             checkpoint["no_stored_pairs"] = external_refs.systems_without_stored_rows(
                 conn, job.organization_id, result.external_systems)
+        checkpoint["empty_tables"] = empty_tables(conn, job.organization_id,
+                                                  [p for p, n in result.totals.items() if n])
         conn.execute(jobs.update().where(jobs.c.organization_id == job.organization_id,
                                          jobs.c.id == job.id).values(
             progress=job_progress.with_totals(result.totals), warnings=warnings,
             checkpoint=checkpoint))
     log.info("import %s spooled: %s", job.id, result.totals)
+
+
+def empty_tables(conn: sa.Connection, organization_id: uuid.UUID, plurals: list[str]
+                 ) -> list[str]:
+    """The entities of which the organization has no row at all (deleted ones included) when
+    the upload is spooled: their batches are tried as plain inserts (`write.insert_sql`).
+    Kept in the checkpoint, so a resumed job decides the same; a row created meanwhile by
+    someone else only sends a batch to the upsert."""
+    return [plural for plural in plurals if not conn.execute(sa.text(
+        f"SELECT EXISTS (SELECT 1 FROM crm.{BY_PLURAL[plural].plural} "
+        f"WHERE organization_id = :org)"), {"org": organization_id}).scalar()]

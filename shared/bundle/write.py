@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from functools import cache
 
+import psycopg
 import sqlalchemy as sa
 
 from shared import jsontext
@@ -94,6 +95,32 @@ FROM up
 """
 
 
+@cache
+def insert_sql(entity_name: str) -> str:
+    """The write of a batch whose keys are all new (the common first migration): a plain
+    insert and its `created` events, without the upsert's conflict arbitration, its RETURNING
+    and the join that matches events to written rows. A key that exists after all raises a
+    unique violation and the caller takes the upsert instead."""
+    entity = BY_NAME[entity_name]
+    cols = columns(entity)
+    table = f"crm.{entity.plural}"
+    select_list = ", ".join("now()" if c in DATABASE_TIME else _q(c) for c in cols)
+    created_mark = (_DELETION_MARK.format(new="s.deleted_at", old="NULL")
+                    if "deleted_at" in cols else "'{}'")
+    return f"""
+WITH up AS (
+    INSERT INTO {table} ({", ".join(_q(c) for c in cols)})
+    SELECT {select_list} FROM {STAGE} ORDER BY public_id
+)
+INSERT INTO crm.change_events
+    (id, organization_id, record_type, record_id, public_id, event_type, changes, actor, job_id,
+     occurred_at)
+SELECT s.event_id, :org, :record_type, s.id, s.public_id, 'imported',
+       '{{"outcome": "created"}}'::jsonb || {created_mark}, :actor, :job, now()
+FROM {STAGE} s
+"""
+
+
 def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
     """One COPY row per candidate: the table's columns, then the id of its change event.
 
@@ -118,10 +145,13 @@ def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
 
 
 def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
-               job_id: uuid.UUID, actor: str, rows: list[Candidate]) -> tuple[int, int, int]:
+               job_id: uuid.UUID, actor: str, rows: list[Candidate], all_new: bool = False
+               ) -> tuple[int, int, int]:
     """Upsert the rows and append their events; returns (created, updated, unchanged).
 
-    Each candidate's `values` must already hold the resolved reference columns."""
+    Each candidate's `values` must already hold the resolved reference columns. `all_new`: the
+    organization had no row of this entity when the import was spooled, so the batch is first
+    tried as a plain insert (see `insert_sql`)."""
     raw = conn.connection.driver_connection
     cols = columns(entity)
     with raw.cursor() as cur:
@@ -134,9 +164,24 @@ def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
                       f"FROM STDIN") as copy:
             for values in _tuples(entity, organization_id, rows):
                 copy.write_row(values)
-    created, updated = conn.execute(sa.text(upsert_sql(entity.name)), {
-        "org": organization_id, "record_type": entity.name, "actor": actor, "job": job_id,
-        "fixed": list(FIXED_COLUMNS),
-    }).one()
+    params = {"org": organization_id, "record_type": entity.name, "actor": actor, "job": job_id}
+    if all_new and _inserted(conn, entity, params):
+        created, updated = len(rows), 0
+    else:
+        created, updated = conn.execute(sa.text(upsert_sql(entity.name)),
+                                        {**params, "fixed": list(FIXED_COLUMNS)}).one()
     conn.execute(sa.text(f"DROP TABLE {STAGE}"))
     return created, updated, len(rows) - created - updated
+
+
+def _inserted(conn: sa.Connection, entity: Entity, params: dict) -> bool:
+    """The plain insert, in a savepoint; False when a key exists after all (a row created by
+    the API or another import since the spool) — the stage stays for the upsert."""
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.text(insert_sql(entity.name)), params)
+    except sa.exc.IntegrityError as exc:
+        if not isinstance(exc.orig, psycopg.errors.UniqueViolation):
+            raise  # a foreign key refused: the upsert would refuse it too (bisection finds it)
+        return False
+    return True
