@@ -73,6 +73,9 @@ class Settings:
     # organization's job waits behind at most this many of its batches (fair queueing)
     org_parallel_batches: int = 8
     secret_key_set: bool = True
+    # tenant connections log in here (a role that is only in drippulse_app); DATABASE_URL
+    # keeps system transactions, migrations and maintenance. None: DATABASE_URL for both
+    app_database_url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -163,6 +166,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         max_jwt_lifetime_seconds=_int(env, "DRIPPULSE_MAX_JWT_LIFETIME_SECONDS", 7 * 24 * 3600),
         org_parallel_batches=max(1, _int(env, "DRIPPULSE_ORG_PARALLEL_BATCHES", 8)),
         secret_key_set=bool(env.get("SECRET_KEY")),
+        app_database_url=env.get("DRIPPULSE_APP_DATABASE_URL") or None,
     )
     return settings
 

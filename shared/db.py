@@ -46,10 +46,19 @@ def _assume_app_role(dbapi_connection, _record) -> None:
 
 
 def get_engine() -> Engine:
+    """The engine of DATABASE_URL: system transactions, job locks, migrations, maintenance."""
     url = get_settings().database_url
     if not url:
         raise RuntimeError("DATABASE_URL is not configured (and no embedded database was started)")
     return engine_for(url)
+
+
+def get_tenant_engine() -> Engine:
+    """The engine of tenant work. With DRIPPULSE_APP_DATABASE_URL set it logs in as a role that
+    is only in drippulse_app, so even wrong SQL on a tenant connection cannot SET ROLE to
+    drippulse_maintenance or a superuser; unset, it is the DATABASE_URL engine."""
+    url = get_settings().app_database_url
+    return engine_for(url) if url else get_engine()
 
 
 def dispose_engines(close: bool = False) -> None:
@@ -70,8 +79,8 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
 
 
 @contextmanager
-def _committed(bind: Callable[[Connection], None]) -> Iterator[Connection]:
-    with get_engine().connect() as conn:
+def _committed(engine: Engine, bind: Callable[[Connection], None]) -> Iterator[Connection]:
+    with engine.connect() as conn:
         try:
             with conn.begin():
                 bind(conn)
@@ -99,7 +108,7 @@ _SYSTEM = sa.text(
 @contextmanager
 def transaction() -> Iterator[Connection]:
     """A system transaction across organizations (auth lookups, sweeps, maintenance)."""
-    with _committed(lambda conn: conn.execute(_SYSTEM)) as conn:
+    with _committed(get_engine(), lambda conn: conn.execute(_SYSTEM)) as conn:
         yield conn
 
 
@@ -114,5 +123,6 @@ def bind_tenant(conn: Connection, organization_id: uuid.UUID) -> None:
 @contextmanager
 def tenant_transaction(organization_id: uuid.UUID) -> Iterator[Connection]:
     """A transaction bound to one organization (row-level security reads app.current_org)."""
-    with _committed(lambda conn: bind_tenant(conn, organization_id)) as conn:
+    engine = get_tenant_engine()
+    with _committed(engine, lambda conn: bind_tenant(conn, organization_id)) as conn:
         yield conn

@@ -19,8 +19,10 @@ def healthz():
 def readyz():
     checks = {}
     try:
-        with db.get_engine().connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        # both logins when DRIPPULSE_APP_DATABASE_URL is set: requests need the one and the other
+        for engine in {db.get_engine(), db.get_tenant_engine()}:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         checks["database"] = f"error: {type(exc).__name__}"

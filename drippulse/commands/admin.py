@@ -1,10 +1,12 @@
-"""Tenant administration: organizations, API keys, dashboard users, migrations."""
+"""Tenant administration: organizations, API keys, dashboard users, migrations, DB roles."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import uuid
 
+from drippulse.app_login import ensure_app_login
 from drippulse.services import resolved_settings
 from shared import auth, db, migrate
 from shared.services import organizations
@@ -58,9 +60,31 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_create_app_login(args: argparse.Namespace) -> int:
+    settings = resolved_settings()
+    password = None
+    if args.password_env:
+        # read from the environment, never from argv (visible in ps and shell history)
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise SystemExit(f"drippulse: ${args.password_env} is unset or empty")
+    _print(ensure_app_login(settings.database_url, args.name, password).as_dict())
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     p.set_defaults(handler=cmd_migrate)
+
+    dbs = sub.add_parser("db", help="database roles").add_subparsers(dest="db_cmd")
+    dbs.required = True
+    p = dbs.add_parser("create-app-login",
+                       help="create a login role that is only in drippulse_app (idempotent); "
+                            "prints the DRIPPULSE_APP_DATABASE_URL to set")
+    p.add_argument("name", help="role name: lowercase letters, digits, _")
+    p.add_argument("--password-env", metavar="VAR",
+                   help="environment variable holding the role's password (not echoed)")
+    p.set_defaults(handler=cmd_db_create_app_login)
 
     org = sub.add_parser("org", help="manage organizations").add_subparsers(dest="org_cmd")
     org.required = True

@@ -31,7 +31,7 @@ RowsCallback = Callable[[str, int], None]
 def snapshot(organization_id: uuid.UUID) -> Iterator[sa.Connection]:
     """A read-only, repeatable-read tenant transaction; timestamps leave in UTC, dates as
     YYYY-MM-DD (CSV cells are Postgres' text form of a value, which DateStyle would change)."""
-    with db.get_engine().connect() as conn, conn.begin():
+    with db.get_tenant_engine().connect() as conn, conn.begin():
         # must be the first statement of the transaction; the next one takes the snapshot
         conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         # the id-order sort of a large table stays in memory rather than spilling to disk;
