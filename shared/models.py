@@ -142,3 +142,16 @@ webhook_attempts = sa.Table(
     sa.Column("response_excerpt", sa.Text()),
     sa.Column("delivered_at", TS, nullable=False, server_default=sa.func.now()),
 )
+
+saved_mappings = sa.Table(
+    "saved_mappings", metadata,
+    sa.Column("id", UUID, primary_key=True),
+    sa.Column("organization_id", UUID, nullable=False),
+    sa.Column("headers_key", sa.Text(), nullable=False),
+    sa.Column("headers", pg.JSONB(), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("mapping", pg.JSONB(), nullable=False),
+    sa.Column("created_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
+    sa.Column("updated_by", sa.Text()),
+)

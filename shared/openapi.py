@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import openapi_examples, openapi_jobs, openapi_pipelines
+from shared import openapi_examples, openapi_jobs, openapi_mappings, openapi_pipelines
 from shared.entities import ENTITIES, Entity
 from shared.openapi_records import record_components, title
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -119,6 +119,10 @@ PIPELINE = _obj(id=UUID, public_id={"type": "string"}, name={"type": "string"},
                 stages={"type": "array", "items": _ref("Stage")})
 CHANGE_EVENT = _obj(id=UUID, record_type={"type": "string"}, record_id=UUID,
                     public_id=_nullable({"type": "string"}),
+                    record_name=_nullable({"type": "string", "readOnly": True,
+                                           "description": "the record's name today (a "
+                                           "person's full name or email, an activity's "
+                                           "subject); null when the row is gone"}),
                     event_type={"type": "string",
                                 "enum": ["created", "updated", "deleted", "imported"]},
                     changes={"type": "object", "description": "{field: [old, new]}"},
@@ -250,6 +254,8 @@ def build_spec() -> dict[str, Any]:
     openapi_pipelines.add_paths(paths)
     paths |= openapi_jobs.paths()
     schemas |= openapi_jobs.schemas()
+    paths |= openapi_mappings.paths()
+    schemas |= openapi_mappings.schemas()
     document_errors(paths)
     spec = {
         "openapi": "3.0.3",

@@ -21,6 +21,7 @@ from shared.logging_setup import log_context
 from shared.models import change_events as ce
 from shared.models import users
 from shared.serializers import json_value
+from shared.services.record_query import display_name
 
 EVENT_TYPES = ("created", "updated", "deleted", "imported")
 # Events of the pipeline admin (PATCH/DELETE pipelines, stages) besides the records' own.
@@ -72,15 +73,17 @@ def record_events(conn: sa.Connection, organization_id: uuid.UUID, record_type: 
 USER_ACTOR = "user:"
 
 
-def event_json(row: Mapping[str, Any], emails: Mapping[str, str] | None = None
-               ) -> dict[str, Any]:
+def event_json(row: Mapping[str, Any], emails: Mapping[str, str] | None = None,
+               names: Mapping[tuple[str, uuid.UUID], str] | None = None) -> dict[str, Any]:
     """`actor_email`: the signed-in user's email behind a `user:<uuid>` actor, for people to
-    read (null for API keys, imports by the CLI, or a user since removed)."""
+    read (null for API keys, imports by the CLI, or a user since removed). `record_name`: what
+    people call the record today (null when the row no longer exists)."""
     return {
         "id": str(row["id"]),
         "record_type": row["record_type"],
         "record_id": str(row["record_id"]),
         "public_id": row["public_id"],
+        "record_name": (names or {}).get((row["record_type"], row["record_id"])),
         "event_type": row["event_type"],
         "changes": row["changes"],
         "actor": row["actor"],
@@ -144,7 +147,28 @@ def list_events(organization_id: uuid.UUID, params: Mapping[str, str], limit: in
         rows = [r._mapping for r in conn.execute(query)]
         rows, next_cursor = _NEWEST_FIRST.page(rows, limit)
         emails = actor_emails(conn, organization_id, [r["actor"] for r in rows])
-    return [event_json(r, emails) for r in rows], next_cursor
+        names = record_names(conn, organization_id, rows)
+    return [event_json(r, emails, names) for r in rows], next_cursor
+
+
+def record_names(conn: sa.Connection, organization_id: uuid.UUID,
+                 rows: list[Mapping[str, Any]]) -> dict[tuple[str, uuid.UUID], str]:
+    """{(record_type, record_id): display name} for the page's records: one query per record
+    type present, own org only. Soft-deleted rows keep their name; a row that is gone (an
+    undone import's purge, a deleted stage) has none."""
+    wanted: dict[str, set[uuid.UUID]] = {}
+    for row in rows:
+        wanted.setdefault(row["record_type"], set()).add(row["record_id"])
+    tables = {e.name: e.table for e in ENTITIES} | SETTING_TABLES
+    names: dict[tuple[str, uuid.UUID], str] = {}
+    for record_type, ids in wanted.items():
+        table = tables.get(record_type)
+        if table is None:
+            continue
+        found = conn.execute(sa.select(table.c.id, display_name(table)).where(
+            table.c.organization_id == organization_id, table.c.id.in_(ids)))
+        names |= {(record_type, record_id): name for record_id, name in found}
+    return names
 
 
 def actor_emails(conn: sa.Connection, organization_id: uuid.UUID, actors: list[str | None]

@@ -1,6 +1,7 @@
 """The import wizard in a real browser: two spreadsheets mapped in the UI (contacts pointing at
 accounts by company name), the dry-run preview, the import, its results and the stored rows;
-HubSpot exports recognised as HubSpot; the mapping offered again for the same headers."""
+HubSpot exports recognised as HubSpot; the mapping saved for the organization and offered
+again for the same headers in another browser."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,8 @@ def _counts(box, entity: str) -> dict[str, str]:
             for c in ("created", "updated", "unchanged", "failed")}
 
 
-def test_map_two_csv_files_preview_and_import(page, member, client, worker, tmp_path):
+def test_map_two_csv_files_preview_and_import(page, member, client, worker, tmp_path, browser,
+                                               live_server):
     (tmp_path / "accounts.csv").write_text(ACCOUNTS)
     (tmp_path / "contacts.csv").write_text(CONTACTS)
     errors: list[str] = []
@@ -111,13 +113,37 @@ def test_map_two_csv_files_preview_and_import(page, member, client, worker, tmp_
     assert (ann["first_name"], ann["last_name"], ann["phone"]) == ("Ann", "Lee", "+1 555 0100")
     assert ann["account_public_id"] == by_name["Initech"]["public_id"]
 
-    # the same headers again: the saved mapping is offered (this browser, this organization)
-    page.goto("/app/import-export/wizard")
-    page.set_input_files("#wizard-files", [str(tmp_path / "accounts.csv")])
-    page.locator("#step-detected").wait_for()
-    page.click("#detected-next")
-    page.locator("[data-testid=saved-mapping]").wait_for()
-    assert _target(page, "accounts.csv", "Region").input_value() == ""
+    # the import saved each file's mapping for the organization, on the server
+    assert not page.evaluate("Object.keys(localStorage).filter((k) => k.includes('mapping'))")
+    saved = client.get("/api/v1/crm/mappings", headers=member["headers"]).json["items"]
+    assert sorted(m["name"] for m in saved) == ["accounts.csv", "contacts.csv"]
+    # the first lookups found nothing yet (an empty list, not a 404): no console error at all
+    assert errors == []
+
+    # the same headers in a fresh browser (no localStorage, as a colleague's would be): the
+    # organization's saved mapping is offered, with the choices made by hand above
+    other = browser.new_context(base_url=live_server)
+    try:
+        fresh = other.new_page()
+        fresh.set_default_timeout(15_000)
+        fresh.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        browser_sign_in(fresh, member)
+        fresh.goto("/app/import-export/wizard")
+        fresh.set_input_files("#wizard-files", [str(tmp_path / "accounts.csv"),
+                                                str(tmp_path / "contacts.csv")])
+        fresh.locator("#step-detected").wait_for()
+        fresh.click("#detected-next")
+        fresh.locator('fieldset[data-file="contacts.csv"] [data-testid=saved-mapping]').wait_for()
+        assert fresh.locator("[data-testid=saved-mapping]").count() == 2
+        assert _target(fresh, "accounts.csv", "Region").input_value() == ""
+        assert _target(fresh, "accounts.csv", "Sector").input_value() == "industry"
+        assert fresh.locator("#map-id-0").input_value() == "Id"
+        assert _target(fresh, "contacts.csv", "First").input_value() == "first_name"
+        assert _target(fresh, "contacts.csv", "Company").input_value() == \
+            "ref:account_public_id:name"
+        screenshot(fresh, "wizard-saved-mapping")
+    finally:
+        other.close()
     assert errors == []
 
 

@@ -1,5 +1,6 @@
 """Names where a person reads, in a real browser: the account of a contact, the record of an
-activity, the user behind a change — each with its id on hover (title)."""
+activity, the user behind a change and the record it changed — each with its id on hover
+(title)."""
 from __future__ import annotations
 
 import pytest
@@ -56,6 +57,12 @@ def test_names_not_ids_in_lists_detail_and_history(page, member, client):
     actors.first.wait_for()
     assert set(actors.all_inner_texts()) == {member["admin_email"]}
     assert actors.first.locator("span").get_attribute("title").startswith("user:")
+    # the record column names the record (`record_name`), its public_id on hover
+    records = page.locator("#changes tbody [data-testid=record] a")
+    assert set(records.all_inner_texts()) == {"Initech", "Ada Lovelace", "Intro call"}
+    initech = page.locator("#changes tbody [data-testid=record] a", has_text="Initech")
+    assert initech.get_attribute("title") == acct["public_id"]
+    assert initech.get_attribute("href") == f"/app/crm/accounts/{acct['public_id']}"
     screenshot(page, "changes-names")
 
     page.set_viewport_size({"width": 390, "height": 844})

@@ -64,3 +64,17 @@ def test_change_history_names_the_user_behind_an_actor(client, member):
     mine = events[resp.json["public_id"]]
     assert mine["actor"].startswith("user:") and mine["actor_email"] == member["admin_email"]
     assert events[by_key.json["public_id"]]["actor_email"] is None  # an API key, not a person
+
+
+def test_a_wrong_method_names_the_allowed_ones_on_the_html_page_and_in_json(client, member):
+    sign_in(client, member["admin_email"], member["password"])
+    for path in ("/app/jobs", "/app/changes"):
+        resp = client.delete(path)
+        assert resp.status_code == 405, path
+        assert resp.mimetype == "text/html", path
+        assert 'data-testid="error-page"' in resp.get_data(as_text=True)
+        assert "GET" in resp.headers["Allow"].split(", "), path
+    resp = client.put("/api/v1/crm/change_events", headers=member["headers"], json={})
+    assert resp.status_code == 405 and resp.is_json
+    assert resp.json["error"]["code"] == "method_not_allowed"
+    assert "GET" in resp.headers["Allow"].split(", ")

@@ -3,7 +3,7 @@
 The security tests walk the app's URL map. A route missing from this table fails
 `test_every_api_route_is_classified`, so a new route cannot ship without its tenancy and auth
 probes. Kinds: an entity name (account, contact, ...), pipeline, stage, job, export_job,
-webhook, webhook_delivery.
+webhook, webhook_delivery, saved_mapping.
 """
 from __future__ import annotations
 
@@ -61,6 +61,8 @@ CLASSIFIED: dict[str, dict[str, str]] = {
     "/api/v1/crm/webhooks/<webhook_id>": {"webhook_id": "webhook"},
     "/api/v1/crm/webhooks/<webhook_id>/deliveries": {"webhook_id": "webhook"},
     "/api/v1/crm/webhooks/deliveries/<delivery_id>/resend": {"delivery_id": "webhook_delivery"},
+    "/api/v1/crm/mappings": {},
+    "/api/v1/crm/mappings/<mapping_id>": {"mapping_id": "saved_mapping"},
 }
 
 # Routes that answer without credentials, on purpose (and hold no tenant data).

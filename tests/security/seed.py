@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from shared import db
 from shared.entities import ACCOUNT, ACTIVITY, CONTACT, LEAD, OPPORTUNITY, pipelines, stages
 from shared.ids import mint_public_id, uuid7
-from shared.models import change_events, job_errors, jobs, webhook_deliveries, webhooks
+from shared.models import (
+    change_events,
+    job_errors,
+    jobs,
+    saved_mappings,
+    webhook_deliveries,
+    webhooks,
+)
 from shared.services import organizations
 from shared.services.jobs import create_job
 from shared.storage import get_storage
@@ -96,6 +103,12 @@ def seed_organization(organization_id: str | uuid.UUID) -> Owned:
             id=delivery_id, organization_id=org, webhook_id=hook_id, job_id=exp.id,
             event="job.succeeded", body=marker, status="succeeded"))
         owned.rows["webhook_delivery"] = {"id": delivery_id, "public_id": None}
+        mapping_id = uuid7()
+        conn.execute(saved_mappings.insert().values(
+            id=mapping_id, organization_id=org, headers_key=marker, headers=[marker],
+            name=marker, mapping={"version": 1, "files": [
+                {"file": f"{marker}.csv", "entity": "accounts", "columns": {marker: "name"}}]}))
+        owned.rows["saved_mapping"] = {"id": mapping_id, "public_id": None}
     return owned
 
 

@@ -25,11 +25,14 @@
 
   function row(e) {
     const plural = pluralOf(e.record_type);
-    const label = e.public_id || e.record_id;
-    const href = plural ? `/app/crm/${plural}/${encodeURIComponent(e.public_id || e.record_id)}`
-      : SETTINGS[e.record_type];
+    const id = e.public_id || e.record_id;
+    // the record's name as people know it (`record_name`), its id on hover; the id alone when
+    // the row is gone
+    const label = e.record_name || id;
+    const title = e.record_name ? id : undefined;
+    const href = plural ? `/app/crm/${plural}/${encodeURIComponent(id)}` : SETTINGS[e.record_type];
     return h("tr", {}, h("td", {}, fmt(e.occurred_at)), h("td", {}, e.event_type), h("td", {}, e.record_type),
-      h("td", {}, href ? h("a", { href }, label) : label),
+      h("td", { dataset: { testid: "record" } }, href ? h("a", { href, title }, label) : h("span", { title }, label)),
       h("td", { dataset: { testid: "actor" } }, actorLabel(e)), h("td", { title: JSON.stringify(e.changes || {}) }, summary(e.changes)));
   }
 

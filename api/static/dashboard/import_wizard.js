@@ -56,10 +56,14 @@
     $("detected-source").textContent = SOURCE_LABELS[upload.source];
   });
 
-  $("detected-next").addEventListener("click", () => {
+  $("detected-next").addEventListener("click", async () => {
     if (!needsMapping()) { startPreview(); return; }
     if (!csvFiles().length) { flash("Any CSV needs .csv files (or a zip with mapping.json)."); return; }
-    states = csvFiles().map((f) => WizardMapping.initial(f));
+    states = await Promise.all(csvFiles().map((f) => WizardMapping.initial(f)));
+    // a saved mapping brings its old system's name (the rows' external ids belong to it),
+    // unless the user already typed one
+    const system = states.find((s) => s.system)?.system;
+    if (system && $("wizard-system").value.trim() === "csv") $("wizard-system").value = system;
     renderMapping();
     show("mapping");
   });
@@ -101,7 +105,6 @@
   async function startPreview() {
     flash("");
     $("mapping-problems").hidden = true;
-    if (needsMapping()) csvFiles().forEach((f, i) => WizardMapping.save(f.headers, { ...states[i], fromSaved: undefined }));
     let job;
     try { job = await send(true); } catch (err) { problems(err); return; }
     show("preview");
@@ -112,6 +115,18 @@
       await summarize($("preview-summary"), done, "would be");
       $("run-start").disabled = done.status === "failed";
     } catch (err) { fail(err); }
+  }
+
+  /* The import accepted the mapping: save each file's part for the organization (PUT mappings),
+     so anyone uploading the same columns later starts from it. */
+  async function saveMappings() {
+    if (!needsMapping()) return;
+    const system = $("wizard-system").value.trim() || "csv";
+    try {
+      await Promise.all(csvFiles().map((f, i) => WizardMapping.save(f, states[i], system)));
+    } catch (err) {
+      flash(`The import started, but the mapping could not be saved: ${err.message}`, "info");
+    }
   }
 
   /* What the job did (or would do) per entity, its unresolved references and stage fallbacks. */
@@ -140,6 +155,7 @@
     flash("");
     let job;
     try { job = await send(false); } catch (err) { problems(err); $("run-start").disabled = false; return; }
+    await saveMappings();
     show("run");
     $("run-summary").replaceChildren();
     try {

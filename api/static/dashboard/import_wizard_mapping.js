@@ -4,11 +4,10 @@
 "use strict";
 
 const WizardMapping = (() => {
-  const { h, page } = DP;
+  const { api, h, fmt, page } = DP;
   const { norm } = WizardDetect;
   const SKIP = "";
   const CUSTOM = "custom";
-  const orgId = document.querySelector("[data-org-id]")?.dataset.orgId || "";
   // Headers people use for our fields, per entity ("*" = any entity with that field).
   const ALIASES = {
     "*": { email: ["e mail", "email address", "mail"], phone: ["phone number", "telephone", "tel", "mobile"],
@@ -80,14 +79,11 @@ const WizardMapping = (() => {
     return { entity, idColumn, columns: choice };
   }
 
-  /* Saved mappings: per organization and per set of headers, in this browser (no server table). */
-  const storeKey = (headers) => `drippulse.${orgId}.mapping.${JSON.stringify([...headers].sort())}`;
-  const saved = (headers) => { try { return JSON.parse(localStorage.getItem(storeKey(headers))); } catch (_) { return null; } };
-  const save = (headers, state) => localStorage.setItem(storeKey(headers), JSON.stringify(state));
-
   /* A file's state → its entry in the mapping document. */
   function entry(file, state) {
-    const out = { file: file.name, entity: state.entity, unmapped: "ignore", columns: {}, references: {} };
+    // what the screen does not show (values, constants, date_format, types of a mapping saved
+    // through the API) goes back as it came
+    const out = { ...(state.extra || {}), file: file.name, entity: state.entity, unmapped: "ignore", columns: {}, references: {} };
     if (state.idColumn) out.id_column = state.idColumn;
     for (const [column, value] of Object.entries(state.columns)) {
       if (!value) continue;
@@ -116,7 +112,7 @@ const WizardMapping = (() => {
   function render(file, state, index, onChange) {
     const entities = Object.keys(page.mapping_targets);
     const entitySelect = h("select", { id: `map-entity-${index}`, dataset: { testid: "map-entity" },
-      onchange: (e) => { Object.assign(state, suggest(file.headers, e.target.value)); onChange(); } },
+      onchange: (e) => { Object.assign(state, suggest(file.headers, e.target.value), { extra: undefined, fromSaved: null }); onChange(); } },
     entities.map((p) => h("option", { value: p, selected: p === state.entity }, p)));
     const idSelect = h("select", { id: `map-id-${index}`, onchange: (e) => { state.idColumn = e.target.value; } },
       h("option", { value: "" }, "none"), file.headers.map((hd) => h("option", { value: hd, selected: hd === state.idColumn }, hd)));
@@ -132,7 +128,7 @@ const WizardMapping = (() => {
     return h("fieldset", { class: "map-file card", dataset: { file: file.name } },
       h("legend", {}, file.name),
       state.fromSaved ? h("p", { class: "flash info", dataset: { testid: "saved-mapping" } },
-        "Using the mapping you saved for these columns.") : null,
+        `Using the mapping saved in your organization for these columns ("${state.fromSaved.name}", ${fmt(state.fromSaved.updated_at)}).`) : null,
       h("div", { class: "inline wrap" },
         h("label", { for: entitySelect.id }, "Import as"), entitySelect,
         h("label", { for: idSelect.id }, "Id column (the row's id in the old system)"), idSelect, recordEntity),
@@ -141,11 +137,54 @@ const WizardMapping = (() => {
         h("tbody", {}, rows)));
   }
 
-  /* The starting state of a file: what was saved for its headers, else the suggestions. */
-  function initial(file) {
-    const old = saved(file.headers);
-    if (old && page.mapping_targets[old.entity]) return { ...old, fromSaved: true };
+  /* A saved file entry → the screen's state for a file with these headers (matched like the
+     API matches them: ignoring case and surrounding spaces); null when the screen cannot show it. */
+  function fromEntry(saved, headers) {
+    const targets = page.mapping_targets[saved.entity];
+    if (!targets) return null;
+    const key = (s) => String(s).trim().toLowerCase();
+    const find = (column) => (column == null ? undefined : headers.find((hd) => hd === column) ?? headers.find((hd) => key(hd) === key(column)));
+    const idColumn = find(saved.id_column) || "";
+    const unmapped = saved.unmapped === "ignore" ? SKIP : CUSTOM;
+    const columns = Object.fromEntries(headers.map((hd) => [hd, hd === idColumn ? SKIP : unmapped]));
+    const state = { entity: saved.entity, idColumn, columns };
+    for (const [column, target] of Object.entries(saved.columns || {})) {
+      const hd = find(column);
+      const field = Array.isArray(target) ? target[0] : target;
+      if (!hd || typeof field !== "string") continue;
+      columns[hd] = field.startsWith("custom_fields.") ? CUSTOM : (targets.fields.includes(field) ? field : unmapped);
+    }
+    for (const [field, ref] of Object.entries(saved.references || {})) {
+      const hd = find(ref && ref.column);
+      if (!hd) continue;
+      columns[hd] = `ref:${field}:${ref.by || "external_id"}`;
+      if (field === "record_public_id") state.recordEntity = ref.entity || "contacts";
+    }
+    const extra = {};
+    for (const k of ["values", "constants", "date_format", "types"]) if (saved[k] !== undefined) extra[k] = saved[k];
+    state.extra = extra;
+    return state;
+  }
+
+  /* The starting state of a file: the mapping the organization saved for its headers
+     (GET mappings?headers=…: its one item, or no item when none yet), else the suggestions. */
+  async function initial(file) {
+    let saved = null;
+    try {
+      const found = await api("mappings", { query: { headers: JSON.stringify(file.headers) } });
+      saved = (found && found.items && found.items[0]) || null;
+    } catch (err) {
+      console.warn("saved mapping not read:", err.message);
+    }
+    const state = saved && fromEntry(saved.mapping.files[0], file.headers);
+    if (state) return { ...state, fromSaved: { name: saved.name, updated_at: saved.updated_at }, system: saved.mapping.external_system };
     return suggest(file.headers, file.object || "accounts");
+  }
+
+  /* Save a file's mapping for the organization, replacing what was saved for its headers. */
+  function save(file, state, system) {
+    return api("mappings", { method: "PUT", json: { headers: file.headers,
+      mapping: { version: 1, external_system: system, files: [entry(file, state)] } } });
   }
 
   return { suggest, initial, render, entry, save, similarity };
