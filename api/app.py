@@ -17,6 +17,7 @@ from api.routes import (
     health,
     job_events,
     jobs,
+    mappings,
     me,
     observability,
     openapi,
@@ -63,8 +64,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # before the bearer token (a request carrying a token never uses the cookie).
     context.init_app(app)
     session_auth.init_app(app)
-    # The budget is the authenticated organization's, so it is charged after authentication;
-    # a request refused with 401 spends none.
+    # The budget (flask-limiter) is the authenticated organization's, so it is charged after
+    # authentication; a request refused with 401 spends none.
     ratelimit.init_app(app)
 
     # The blueprints. With the hooks above installed here rather than by blueprints, the order
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(jobs.bp)
     app.register_blueprint(job_events.bp)  # /api/v1/crm/jobs/<id>/events (server-sent events)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(mappings.bp)  # /api/v1/crm/mappings (saved CSV mappings)
     app.register_blueprint(api_docs.bp)  # /api/docs
     app.register_blueprint(dashboard_auth.bp)  # /, /login, /logout
     app.register_blueprint(dashboard.bp)  # /app/...

@@ -15,7 +15,7 @@ from tests.conftest import replace_settings
 
 EXPECTED_BLUEPRINTS = [
     "health", "observability", "openapi", "me", "records", "pipelines", "change_events",
-    "bundles_import", "bundles_export", "jobs", "job_events", "webhooks", "api_docs",
+    "bundles_import", "bundles_export", "jobs", "job_events", "webhooks", "mappings", "api_docs",
     "dashboard_auth", "dashboard",
 ]
 
@@ -24,14 +24,27 @@ def test_blueprints_are_exactly_the_expected_ones_in_order(app):
     assert list(app.blueprints) == EXPECTED_BLUEPRINTS
 
 
+def _installed_by(limiter, hook) -> bool:
+    """The hook is one flask-limiter installed for this Limiter (a bound method or a partial)."""
+    owner = getattr(hook, "__self__", None) or (getattr(hook, "args", None) or (None,))[0]
+    return owner is limiter
+
+
 def test_app_wide_hooks_are_installed_in_pipeline_order(app):
-    assert app.before_request_funcs[None] == [
-        observability._start_request, context.authenticate, ratelimit.enforce_budget]
-    # after_request hooks run in reverse: rate-limit headers, access log, security headers
-    assert app.after_request_funcs[None] == [
-        dashboard_auth.security_headers, observability._finish_request,
-        ratelimit.budget_headers]
-    assert app.teardown_request_funcs[None] == [observability._reset_context]
+    limiter = ratelimit.limiter_of(app)
+    before = app.before_request_funcs[None]
+    # request id, authentication, then flask-limiter's check of the organization's budget
+    assert before[:2] == [observability._start_request, context.authenticate]
+    assert len(before) == 3 and _installed_by(limiter, before[2])
+    # after_request hooks run in reverse: rate-limit headers, flask-limiter's own (it writes no
+    # headers here), access log, security headers
+    after = app.after_request_funcs[None]
+    assert after[:2] == [dashboard_auth.security_headers, observability._finish_request]
+    assert len(after) == 4 and _installed_by(limiter, after[2])
+    assert after[3] is ratelimit.budget_headers
+    teardown = app.teardown_request_funcs[None]
+    assert teardown[0] is observability._reset_context
+    assert len(teardown) == 2 and _installed_by(limiter, teardown[1])
 
 
 def test_the_session_principal_is_an_authentication_source_not_an_app_attribute(app):
