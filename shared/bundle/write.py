@@ -53,6 +53,9 @@ def upsert_sql(entity_name: str) -> str:
     created_mark = _DELETION_MARK.format(new="x.deleted_at", old="NULL") if deleted else "'{}'"
     updated_mark = (_DELETION_MARK.format(new="x.deleted_at", old="img.b->>'deleted_at'")
                     if deleted else "'{}'")
+    # the image holds the columns an import may change, built in one pass (building the whole
+    # row's JSON and then removing the fixed keys walked it twice)
+    image = "jsonb_build_object(" + ", ".join(f"'{c}', cur.{_q(c)}" for c in changing) + ")"
     return f"""
 WITH up AS (
     INSERT INTO {table} AS t ({col_list})
@@ -74,7 +77,7 @@ WITH up AS (
                 -- updated rows pay for it (a creating import writes no before-image)
                 ELSE (SELECT jsonb_build_object('outcome', 'updated', 'before', img.b)
                              || {updated_mark}
-                      FROM (SELECT to_jsonb(cur) - CAST(:fixed AS text[]) AS b FROM {table} cur
+                      FROM (SELECT {image} AS b FROM {table} cur
                             WHERE cur.organization_id = :org AND cur.public_id = x.public_id
                            ) img) END,
            :actor, :job, now()
@@ -175,8 +178,7 @@ def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
     if all_new and _inserted(conn, entity, params):
         created, updated = len(rows), 0
     else:
-        created, updated = conn.execute(sa.text(upsert_sql(entity.name)),
-                                        {**params, "fixed": list(FIXED_COLUMNS)}).one()
+        created, updated = conn.execute(sa.text(upsert_sql(entity.name)), params).one()
     conn.execute(sa.text(f"DROP TABLE {STAGE}"))
     return created, updated, len(rows) - created - updated
 
