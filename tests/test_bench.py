@@ -1,4 +1,6 @@
-"""The benchmark's inputs: a deterministic bundle and an anchor COPY that the schema accepts."""
+"""The benchmark's inputs (a deterministic bundle, an anchor COPY the schema accepts, a
+Salesforce export the converter reads) and tiny runs of each benchmark, whose results — never
+their speed — are checked."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +12,8 @@ import sqlalchemy as sa
 
 from bench import baseline
 from bench.generate import counts, write_bundle
-from shared import db
+from drippulse.cli import main as drippulse
+from shared import config, db
 
 
 def test_bundle_is_deterministic_and_mixed_as_specified(tmp_path):
@@ -87,3 +90,99 @@ def test_the_worker_profile_is_summarized_by_self_and_inclusive_share(tmp_path):
     assert top["inclusive"][0] == {"frame": "apply_batch (apply.py)", "share": 0.9}
     assert {"frame": "write_rows (write.py)", "share": 0.6} in top["self"]
     assert all(not e["frame"].startswith("main") for e in top["inclusive"])
+
+
+def test_the_salesforce_export_is_read_with_every_row_id_and_reference(tmp_path):
+    """The benchmark's Salesforce zip is what the converter expects of a Bulk export: every
+    row converted with no warning and no row error, ids in their 18-character form, each
+    contact on an account of the same export."""
+    import zipfile
+
+    from bench.source_files import source_rows, write_salesforce_zip
+    from shared.interop.files import ZipSourceFiles
+    from shared.interop.salesforce import convert
+    from shared.interop.salesforce_ids import object_of, to_18
+    from shared.interop.source import ROW_ERROR, Report
+
+    path = tmp_path / "salesforce.zip"
+    write_salesforce_zip(path, 1000)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["Account.csv", "Contact.csv"]
+        assert archive.read("Contact.csv").startswith(
+            b'"Id","AccountId","FirstName","LastName","Email"')
+    report = Report()
+    rows = list(convert(ZipSourceFiles(path, 10**9), report, {}))
+    assert report.warnings == []
+    assert [r for r in rows if ROW_ERROR in r.row] == []
+    accounts = [r.row for r in rows if r.entity == "accounts"]
+    contacts = [r.row for r in rows if r.entity == "contacts"]
+    assert (len(accounts), len(contacts)) == (100, 900)
+    for row, sobject in [(a, "Account") for a in accounts] + [(c, "Contact") for c in contacts]:
+        assert row["external_id"] == to_18(row["external_id"][:15])
+        assert object_of(row["external_id"]) == sobject
+    account_ids = {a["external_id"] for a in accounts}
+    assert all(c["account_external_id"] in account_ids for c in contacts)
+    # the rows the csv and bundle forms hold too: same accounts, same people
+    source = list(source_rows(1000))
+    assert [a["domain"] for a in accounts] == [r["domain"] for e, r in source if e == "accounts"]
+    assert [c["email"] for c in contacts] == [r["email"] for e, r in source if e == "contacts"]
+
+
+@pytest.fixture
+def bench_services(database_url, settings, monkeypatch):
+    """The test's Postgres server and Redis for a benchmark run, which makes its own database
+    and settings; the test's settings come back afterwards."""
+    server = sa.engine.make_url(database_url).set(database="postgres").render_as_string(
+        hide_password=False)
+    monkeypatch.setenv("TEST_DATABASE_URL", server)
+    monkeypatch.setenv("TEST_REDIS_URL", settings.redis_url)
+    yield
+    config.set_settings(settings)
+
+
+@pytest.mark.slow  # two imports, each with its own gunicorn and worker
+def test_salesforce_source_run_imports_every_row_and_compares_with_the_bundle(bench_services,
+                                                                              tmp_path):
+    """`drippulse bench --source salesforce`: the same rows as a Salesforce export and as a
+    bundle, both imported whole, and the ratio of the two."""
+    import json
+
+    out = tmp_path / "salesforce.json"
+    assert drippulse(["bench", "--source", "salesforce", "--rows", "1000", "--out",
+                      str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["rows"] == 1000 and "csv" not in saved
+    for kind in ("salesforce", "bundle"):
+        result = saved[kind]
+        assert result["status"] == "succeeded", (kind, result)
+        assert result["error_count"] == 0 and result["warning_count"] == 0
+        assert result["created"] == {"accounts": 100, "contacts": 900}
+        assert result["rows_per_s"] > 0 and result["worker_peak_rss_mb"]["largest_process_mb"] > 0
+    assert saved["salesforce_vs_bundle"] > 0
+
+
+@pytest.mark.slow  # one gunicorn and worker serving three organizations' imports
+def test_tenants_run_imports_every_organizations_bundle_and_reports_each(bench_services,
+                                                                         tmp_path):
+    """`drippulse bench --tenants 3 --tenant-rows 500`: each organization's job succeeds with
+    all its rows, and the result holds the totals, the spreads and every job."""
+    import json
+
+    out = tmp_path / "tenants.json"
+    assert drippulse(["bench", "--tenants", "3", "--tenant-rows", "500", "--out",
+                      str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert (saved["tenants"], saved["rows_per_tenant"], saved["total_rows"]) == (3, 500, 1500)
+    assert saved["all_succeeded"] is True and saved["statuses"] == {"succeeded": 3}
+    jobs = saved["jobs"]
+    assert len({j["organization"] for j in jobs}) == len({j["job_id"] for j in jobs}) == 3
+    for job in jobs:
+        assert job["status"] == "succeeded" and job["error_count"] == 0
+        assert job["rows_created"] == 500
+        assert 0 < job["first_progress_s"] <= job["submit_to_finish_s"] <= saved["wall_s"]
+        assert job["job_run_s"] > 0
+    for spread in (saved["per_tenant_s"], saved["first_progress_s"]):
+        assert 0 < spread["min"] <= spread["median"] <= spread["max"]
+    assert saved["slowest_vs_fastest"] >= 1 and saved["rows_per_s"] > 0
+    for process in ("api", "worker"):
+        assert saved["peak_rss"][process]["largest_process_mb"] > 0
