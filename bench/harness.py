@@ -61,7 +61,9 @@ def bench_environment(prefix: str = "dp-bench-",
         env = {k: v for k, v in os.environ.items() if not k.startswith("DRIPPULSE_")}
         env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, DRIPPULSE_DATA_DIR=str(work / "data"),
                    DRIPPULSE_QUEUE_PREFIX=f"dpbench-{secrets.token_hex(3)}:",
-                   SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000")
+                   SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000",
+                   # a 10M-row bundle is 4.2 GB: the default 1 GiB upload limit would refuse it
+                   DRIPPULSE_MAX_UPLOAD_BYTES=str(64 * 1024**3))
         if batch_size:
             env["DRIPPULSE_BATCH_SIZE"] = str(batch_size)
         bench.env = env

@@ -124,3 +124,35 @@ def worker(env: dict[str, str], concurrency: int, log: Path,
         return Child(args, env, log)
     return Child([spy, "record", "--rate", "100", "--format", "raw", "--subprocesses",
                   "--output", str(profile_to), "--", *args], env, log, profiled=True)
+
+
+def directory_bytes(root: Path) -> int:
+    """Bytes of the files under `root` (a file removed while walking counts as gone)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(dirpath, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+class PeakDisk(threading.Thread):
+    """Samples the bytes under a directory (uploads, spool files, export files) every second."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(daemon=True)
+        self.root = root
+        self.peak = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.peak = max(self.peak, directory_bytes(self.root))
+            self._halt.wait(1.0)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join(5)
+        return max(self.peak, directory_bytes(self.root))

@@ -18,6 +18,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import requests
 
 from bench import baseline, harness, processes
@@ -129,6 +130,8 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     _wait_http(base + "/healthz")
     headers = {"Authorization": f"Bearer {import_org['api_key']}"}
 
+    disk = processes.PeakDisk(work / "data")  # the upload, spool and export files
+    disk.start()
     cpu_before = _cpu(api, wrk)
     started = time.perf_counter()
     with open(bundle, "rb") as body:
@@ -171,6 +174,7 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
 
     memory = {"api": api.stop(), "worker": wrk.stop()}
     children.clear()
+    data_peak = disk.stop()
     polls = followed["latencies_ms"]
     result = {
         "rows": rows, "entities": sizes, "bundle_mb": round(bundle.stat().st_size / 1e6, 1),
@@ -206,6 +210,9 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
                        "with_download_rows_per_s": rows / export_job_s,
                        "with_download_ratio": (rows / export_job_s) / copy_out["rows_per_s"]},
         "peak_rss": memory,
+        "disk_mb": {"bundle": round(bundle.stat().st_size / 1e6, 1),
+                    "data_dir_peak": round(data_peak / 1e6, 1),
+                    **_database_mb(conninfo)},
     }
     if profile and (work / "profile.txt").exists():
         result["worker_profile_top"] = _top_frames(work / "profile.txt")
@@ -217,6 +224,19 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2, default=str))
     return result
+
+
+def _database_mb(conninfo: str) -> dict[str, float]:
+    """What Postgres holds at the end (both organizations: the anchor's rows and the import's)."""
+    with psycopg.connect(conninfo) as conn:
+        database = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        tables = conn.execute(
+            "SELECT sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid)) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'crm' AND c.relkind = 'r'").fetchone()
+    return {"postgres_database": round(database / 1e6, 1),
+            "crm_tables": round((tables[0] or 0) / 1e6, 1),
+            "crm_indexes": round((tables[1] or 0) / 1e6, 1)}
 
 
 def _print(r: dict) -> None:
@@ -247,6 +267,9 @@ def _print(r: dict) -> None:
         ("peak RSS worker (largest process / tree)",
          f"{r['peak_rss']['worker']['largest_process_mb']} / "
          f"{r['peak_rss']['worker']['tree_mb']} MB"),
+        ("disk: bundle / data dir peak / Postgres",
+         "{bundle} / {data_dir_peak} / {postgres_database} MB "
+         "(crm tables {crm_tables}, indexes {crm_indexes})".format(**r["disk_mb"])),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
