@@ -67,9 +67,12 @@ def init_app(app: Flask) -> None:
         code = (exc.name or "error").lower().replace(" ", "_")
         if _dashboard_url() and (page := _html_error(exc.code or 500,
                                                      exc.description or exc.name)) is not None:
-            return page
-        response = error_response(exc.code or 500, code, exc.description or exc.name)
-        if exc.code == 405 and exc.valid_methods:
+            response = app.make_response(page)
+        else:
+            response = error_response(exc.code or 500, code, exc.description or exc.name)
+        # RFC 9110: a 405 names the methods the URL does allow, HTML page or JSON alike (a
+        # signed-out visitor's redirect to the sign-in page is no 405 and gets none)
+        if response.status_code == 405 and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
 
@@ -111,10 +114,66 @@ def _gunicorn_error(sock, status_int: int, reason: str, mesg: str) -> None:
 
 class JsonErrorsWorker(ThreadWorker):
     """gunicorn's threaded worker, whose own error answers (414 above all) are JSON like every
-    other API error. Set once per worker process: that process serves only this app."""
+    other API error, and whose threads a slow client cannot hold: each request's headers and
+    body are read under the bounds of api/body_timeouts.py. Set once per worker process: that
+    process serves only this app."""
 
     def init_process(self) -> None:
         from gunicorn import util
 
+        from api.body_timeouts import ReadLimits
+        from shared.config import get_settings
+
         util.write_error = _gunicorn_error
+        self.read_limits = ReadLimits.from_settings(get_settings())
         super().init_process()
+
+    def handle(self, conn):
+        from api.body_timeouts import end_cut_connection
+
+        guard = self._read_guard(conn)
+        if guard is None:
+            return super().handle(conn)
+        guard.expect_headers()
+        try:
+            keepalive = super().handle(conn)
+        finally:
+            guard.stop()
+        if guard.cut:  # never reuse a connection whose request was cut mid-read
+            end_cut_connection(conn.sock)
+            return False
+        return keepalive
+
+    def handle_request(self, req, conn):
+        guard = getattr(conn, "read_guard", None)
+        if guard is None:
+            return super().handle_request(req, conn)
+        # a cut body answers 408 with "Connection: close"
+        guard.expect_body(on_cut=getattr(req, "force_close", None))
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            guard.answered()
+
+    def _read_guard(self, conn):
+        """The connection's ReadGuard, put under its HTTP/1 parser on first use. gunicorn builds
+        the parser when the first byte is in (TConn.init); building it here instead is the same
+        call, but over the guard. TLS and cleartext HTTP/2 negotiate first, so they keep
+        gunicorn's own (unbounded) reads."""
+        from gunicorn import http
+
+        from api.body_timeouts import ReadGuard
+
+        guard = getattr(conn, "read_guard", None)
+        if guard is not None:
+            return guard
+        if conn.parser is None:
+            if self.cfg.is_ssl or getattr(self.cfg, "http2_cleartext", "off") != "off":
+                return None
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        unreader = getattr(conn.parser, "unreader", None)
+        if unreader is None or not hasattr(unreader, "sock"):  # an HTTP/2 connection
+            return None
+        guard = unreader.sock = ReadGuard(unreader.sock, self.read_limits)
+        conn.read_guard = guard
+        return guard

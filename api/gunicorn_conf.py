@@ -12,7 +12,8 @@ from pathlib import Path
 from shared.config import get_settings
 
 bind = "0.0.0.0:8000"
-# gthread with JSON answers for the errors gunicorn writes itself (414, 400, 431)
+# gthread with JSON answers for the errors gunicorn writes itself (414, 400, 431), whose threads
+# slow clients cannot hold (DRIPPULSE_HEADER_TIMEOUT_SECONDS, DRIPPULSE_BODY_*; api/body_timeouts)
 worker_class = "api.errors.JsonErrorsWorker"
 threads = 8  # processes: --workers N or WEB_CONCURRENCY (gunicorn reads it)
 timeout = 120

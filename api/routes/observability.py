@@ -7,6 +7,7 @@ X-Request-ID header.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 import time
@@ -15,7 +16,7 @@ import uuid
 from flask import Blueprint, Flask, Response, g, request
 
 from shared.config import get_settings
-from shared.errors import Unauthorized
+from shared.errors import Forbidden, NotFound, Unauthorized
 from shared.logging_setup import log_context
 from shared.metrics import observe_request, render
 
@@ -66,11 +67,41 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_reset_context)
 
 
+# headers a reverse proxy adds: a request carrying one was relayed, so the loopback peer is the
+# proxy, not the client, and must not count as "local"
+_PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+    except ValueError:  # a unix socket peer or no address at all: not provably local
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1 from a dual-stack listener
+    return (mapped or ip).is_loopback
+
+
+def _check_metrics_access() -> None:
+    """Closed by default. With DRIPPULSE_METRICS_TOKEN: that bearer token, from anywhere.
+    Without it: refused in production (404, as if absent), else only a direct loopback peer."""
+    settings = get_settings()
+    token = settings.metrics_token
+    if token:
+        # constant-time compare: the token must not leak through response timing
+        if not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                   f"Bearer {token}".encode()):
+            raise Unauthorized("GET /metrics needs the DRIPPULSE_METRICS_TOKEN bearer token")
+        return
+    if settings.production:
+        raise NotFound("GET /metrics is not configured: set DRIPPULSE_METRICS_TOKEN",
+                       code="not_configured")
+    if not _is_loopback(request.remote_addr) or any(h in request.headers for h in _PROXY_HEADERS):
+        raise Forbidden("Without DRIPPULSE_METRICS_TOKEN, GET /metrics answers only requests "
+                        "from this host's loopback interface")
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
-    token = get_settings().metrics_token
-    if token and not hmac.compare_digest(request.headers.get("Authorization", ""),
-                                         f"Bearer {token}"):
-        raise Unauthorized("GET /metrics needs the DRIPPULSE_METRICS_TOKEN bearer token")
+    _check_metrics_access()
     body, content_type = render()
     return Response(body, content_type=content_type)
