@@ -5,6 +5,7 @@ Nothing here is discovered: every hook and blueprint is named below, in the orde
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import context, errors, ratelimit, session_auth
 from api.routes import (
@@ -48,6 +49,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_NAME="drippulse_session",
     )
     app.json.sort_keys = False
+    # Behind N reverse proxies, believe the last N hops of X-Forwarded-For/-Proto/-Host, so
+    # remote_addr (the sign-in budgets' address) is the client's; with 0 a client's forged
+    # header changes nothing.
+    if settings.trusted_proxies > 0:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     # The request pipeline. Flask runs before_request hooks in the order they are installed
     # (app-wide ones before a blueprint's own) and after_request hooks in the reverse order.

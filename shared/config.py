@@ -51,6 +51,9 @@ class Settings:
     prometheus_multiproc_dir: str | None = None
     # when set, GET /metrics wants `Authorization: Bearer <token>` (the API port may be public)
     metrics_token: str | None = None
+    # reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed
+    # (werkzeug's ProxyFix, api/app.py); 0: none, remote_addr is the TCP peer
+    trusted_proxies: int = 0
     # where the `drippulse import/export/jobs` client commands connect, and with which key
     cli_url: str | None = None
     cli_token: str | None = None
@@ -72,6 +75,14 @@ class Settings:
     # import batches one organization keeps queued at once, over all its jobs: another
     # organization's job waits behind at most this many of its batches (fair queueing)
     org_parallel_batches: int = 8
+    # slow clients (api/body_timeouts.py): the request line and headers must arrive within
+    # header_timeout_seconds of their first byte; a body may go body_idle_timeout_seconds
+    # without a byte, and once it has kept the server waiting body_rate_grace_seconds it must
+    # average body_min_bytes_per_second; 0 turns a bound off
+    header_timeout_seconds: int = 30
+    body_idle_timeout_seconds: int = 30
+    body_min_bytes_per_second: int = 1024
+    body_rate_grace_seconds: int = 30
     secret_key_set: bool = True
     # tenant connections log in here (a role that is only in drippulse_app); DATABASE_URL
     # keeps system transactions, migrations and maintenance. None: DATABASE_URL for both
@@ -153,6 +164,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         celery_queue_prefix=env.get("DRIPPULSE_QUEUE_PREFIX", ""),
         prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         metrics_token=env.get("DRIPPULSE_METRICS_TOKEN") or None,
+        trusted_proxies=max(0, _int(env, "DRIPPULSE_TRUSTED_PROXIES", 0)),
         cli_url=env.get("DRIPPULSE_URL") or None,
         cli_token=env.get("DRIPPULSE_TOKEN") or None,
         webhooks_allow_private=env.get("DRIPPULSE_WEBHOOKS_ALLOW_PRIVATE", "") not in (
@@ -165,6 +177,10 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         task_time_limit=_int(env, "DRIPPULSE_TASK_TIME_LIMIT", soft_limit + 60),
         max_jwt_lifetime_seconds=_int(env, "DRIPPULSE_MAX_JWT_LIFETIME_SECONDS", 7 * 24 * 3600),
         org_parallel_batches=max(1, _int(env, "DRIPPULSE_ORG_PARALLEL_BATCHES", 8)),
+        header_timeout_seconds=max(0, _int(env, "DRIPPULSE_HEADER_TIMEOUT_SECONDS", 30)),
+        body_idle_timeout_seconds=max(0, _int(env, "DRIPPULSE_BODY_IDLE_TIMEOUT_SECONDS", 30)),
+        body_min_bytes_per_second=max(0, _int(env, "DRIPPULSE_BODY_MIN_BYTES_PER_SECOND", 1024)),
+        body_rate_grace_seconds=max(0, _int(env, "DRIPPULSE_BODY_RATE_GRACE_SECONDS", 30)),
         secret_key_set=bool(env.get("SECRET_KEY")),
         app_database_url=env.get("DRIPPULSE_APP_DATABASE_URL") or None,
     )
