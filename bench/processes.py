@@ -107,7 +107,9 @@ class Child:
 
 
 def api_server(env: dict[str, str], port: int, log: Path) -> Child:
+    # the worker class production runs (`drippulse up`, api/gunicorn_conf.py)
     return Child([sys.executable, "-m", "gunicorn", "api.wsgi:app", "-b", f"127.0.0.1:{port}",
+                  "-k", "api.errors.JsonErrorsWorker",
                   "-w", "2", "--threads", "4", "--timeout", "600"], env, log)
 
 

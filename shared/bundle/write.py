@@ -153,11 +153,11 @@ def fill_stage_sql(entity_name: str) -> str:
     """Unpack the JSON array into the stage with the table's own types; the organization and
     the defaults of a missing creation time come from here, not from each row."""
     cols = columns(BY_NAME[entity_name])
-    values = {"organization_id": ":org", "created_at": "coalesce(r.created_at, now())",
+    values = {"organization_id": "%(org)s", "created_at": "coalesce(r.created_at, now())",
               "updated_at": "now()", "custom_fields": "coalesce(r.custom_fields, '{}')"}
     return (f"INSERT INTO {STAGE} ({', '.join(_q(c) for c in cols)}, event_id) "
             f"SELECT {', '.join(values.get(c, f'r.{_q(c)}') for c in cols)}, r.event_id "
-            f"FROM json_populate_recordset(NULL::{STAGE}, CAST(:rows AS json)) r")
+            f"FROM json_populate_recordset(NULL::{STAGE}, CAST(%(rows)s AS json)) r")
 
 
 def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
@@ -172,8 +172,11 @@ def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
     # (~35 ms a batch) for a statement that runs in ~100 ms
     conn.execute(sa.text(f"SET LOCAL jit = off; CREATE TEMP TABLE {STAGE} "
                          f"(LIKE crm.{entity.plural}, event_id uuid) ON COMMIT DROP"))
-    conn.execute(sa.text(fill_stage_sql(entity.name)),
-                 {"org": organization_id, "rows": stage_json(rows)})
+    with conn.connection.driver_connection.cursor() as cur:
+        # never prepared: the stage's row type is a new one in every batch, and psycopg
+        # prepares a statement it sees often ("function in FROM has unsupported return type")
+        cur.execute(fill_stage_sql(entity.name), {"org": organization_id,
+                                                 "rows": stage_json(rows)}, prepare=False)
     params = {"org": organization_id, "record_type": entity.name, "actor": actor, "job": job_id}
     if all_new and _inserted(conn, entity, params):
         created, updated = len(rows), 0
