@@ -56,7 +56,9 @@ class JobFollowing:
                 on_progress(job)
             if job.get("status") in TERMINAL_STATUSES:
                 return job
-            marker = (job.get("status"), job.get("percent"), repr(job.get("progress")))
+            # reading figures count as movement: a job reading its upload is polled briskly
+            marker = (job.get("status"), job.get("percent"), repr(job.get("progress")),
+                      repr(job.get("reading")))
             interval = initial_interval if marker != last else min(max_interval, interval * 1.5)
             last = marker
             if deadline is not None and time.monotonic() + interval > deadline:

@@ -30,6 +30,15 @@ def human_duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def reading_line(reading: dict) -> str:
+    """While an import reads its upload (before any row is applied): how far it got, in the
+    dashboard's words."""
+    done, total = int(reading.get("bytes") or 0), reading.get("bytes_total")
+    of = f" of {human_bytes(total)} ({done * 100 // int(total)}%)" if total else ""
+    return (f"Reading the upload… {human_bytes(done)}{of} · "
+            f"{int(reading.get('rows') or 0):,} rows")
+
+
 def ordered_entities(progress: dict) -> list[tuple[str, dict]]:
     known = [(name, progress[name]) for name in ENTITY_ORDER if name in progress]
     return known + [(k, v) for k, v in progress.items() if k not in ENTITY_ORDER]
@@ -82,6 +91,7 @@ class PlainReporter(Reporter):
         self._upload_done = False
         self._download_done = False
         self._rates = _Rates()
+        self._read_at: float | None = None  # when the last reading line was printed
 
     def _line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -111,10 +121,17 @@ class PlainReporter(Reporter):
         terminal = status in ("succeeded", "completed_with_errors", "failed", "cancelled")
         if status != self._status and not terminal:
             self._line(f"job {job.get('id')} {status}")
+        self._reading(job.get("reading"))
         self._counts(job)
         if status != self._status and terminal:  # after the last counts, not before them
             self._line(f"job {job.get('id')} {status}")
         self._status = status
+
+    def _reading(self, reading: dict | None) -> None:
+        now = time.monotonic()
+        if reading and (self._read_at is None or now - self._read_at >= PLAIN_EVERY):
+            self._read_at = now
+            self._line(f"  {reading_line(reading)}")
 
     def _counts(self, job: dict) -> None:
         now = time.monotonic()
@@ -214,6 +231,8 @@ class TtyReporter(Reporter):
     def job(self, job: dict) -> None:
         self._enter("job")
         lines = [f"job {job.get('id')}  {job.get('status')}  {job.get('percent', 0)}%"]
+        if job.get("reading"):
+            lines.append(reading_line(job["reading"]))
         for name, counts in ordered_entities(job.get("progress") or {}):
             processed = int(counts.get("processed") or 0)
             total = counts.get("total")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from drippulse.progress import ordered_entities
+from drippulse.progress import ordered_entities, reading_line
 
 COUNTS = ("created", "updated", "unchanged", "failed")
 
@@ -87,6 +87,8 @@ def job_details(job: dict, stream: TextIO) -> None:
     print(f"id:            {job.get('id')}", file=stream)
     print(f"kind:          {job.get('kind')}", file=stream)
     print(f"status:        {job.get('status')}  ({job.get('percent', 0)}%)", file=stream)
+    if job.get("reading"):
+        print(f"reading:       {reading_line(job['reading'])}", file=stream)
     for key in ("created_at", "started_at", "finished_at"):
         if job.get(key):
             print(f"{key + ':':<15}{job[key]}", file=stream)

@@ -15,15 +15,13 @@ from contextlib import ExitStack
 from typing import Any, BinaryIO
 
 import ijson
-import sqlalchemy as sa
 
-from shared import db
 from shared.bundle.spool_files import EntitySpool, SpoolResult, spool_key, spool_result
 from shared.bundle.spool_guard import GuardedReader, SpoolCancelled, SpoolLimit
+from shared.bundle.spool_heartbeat import Reading, SpoolHeartbeat
 from shared.config import get_settings
 from shared.entities import BY_PLURAL
 from shared.fields import MAX_JSON_DEPTH
-from shared.models import jobs
 from shared.storage import Storage
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -33,7 +31,9 @@ MAX_STRUCTURAL_ERRORS = 100
 # yajl lexes a string cut by a buffer boundary again from its start on every read: with 64 KB
 # reads a 16 MB string of escapes took 13 s, with 1 MiB reads under a second
 PARSE_BUFFER = 1024 * 1024
-CANCEL_CHECK_SECONDS = 1.0  # how often a running spool looks at the job's cancel flag
+# How often a running spool beats: records how far it read (the job JSON's `reading`) and looks
+# at the job's cancel flag, in one statement (shared.bundle.spool_heartbeat)
+CANCEL_CHECK_SECONDS = 1.0
 _CONTAINER_START = ("start_map", "start_array")
 _CONTAINER_END = ("end_map", "end_array")
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -61,8 +61,9 @@ class BundleError(Exception):
         return error
 
 
-def open_upload(storage: Storage, key: str) -> BinaryIO | _Prefixed:
-    """The upload as a byte stream, decompressed when it starts with the gzip magic bytes."""
+def open_upload(storage: Storage, key: str) -> _Prefixed:
+    """The upload as a byte stream, decompressed when it starts with the gzip magic bytes;
+    its `stored_bytes_read` is how much of the stored file was read so far."""
     raw = storage.open(key)
     head = raw.read(2)
     try:
@@ -70,22 +71,43 @@ def open_upload(storage: Storage, key: str) -> BinaryIO | _Prefixed:
     except (AttributeError, OSError):  # a non-seekable backend stream: reopen instead
         raw.close()
         raw = storage.open(key)
-    stream = gzip.GzipFile(fileobj=raw, mode="rb") if head == GZIP_MAGIC else raw
-    return _skip_bom(stream)
+    stored = _Counted(raw)
+    stream = gzip.GzipFile(fileobj=stored, mode="rb") if head == GZIP_MAGIC else stored
+    return _skip_bom(stream, stored)
 
 
-def _skip_bom(stream: BinaryIO) -> BinaryIO:
+def _skip_bom(stream: BinaryIO, stored: _Counted) -> _Prefixed:
     """The upload check lets a UTF-8 byte order mark through (editors on Windows write one);
     the parser does not know it, so it is dropped here."""
     head = stream.read(len(UTF8_BOM))
-    return _Prefixed(stream, b"" if head == UTF8_BOM else head)
+    return _Prefixed(stream, b"" if head == UTF8_BOM else head, stored)
+
+
+class _Counted:
+    """The stored file as read (before a gzip is inflated), counting its bytes: how far reading
+    the upload got, comparable to its stored size. One addition per read of 128 KiB–1 MiB."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.count = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(size)
+        self.count += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 class _Prefixed:
     """A byte stream whose first bytes were already read (no seek: backends may not have it)."""
 
-    def __init__(self, stream: BinaryIO, head: bytes) -> None:
-        self.stream, self.head = stream, head
+    def __init__(self, stream: BinaryIO, head: bytes, stored: _Counted) -> None:
+        self.stream, self.head, self.stored = stream, head, stored
+
+    @property
+    def stored_bytes_read(self) -> int:
+        return self.stored.count
 
     def read(self, size: int = -1) -> bytes:
         if not self.head:
@@ -98,6 +120,7 @@ class _Prefixed:
 
     def close(self) -> None:
         self.stream.close()
+        self.stored.close()  # a GzipFile given a file object leaves that open
 
     def __enter__(self) -> _Prefixed:
         return self
@@ -181,28 +204,36 @@ def spool_bundle(storage: Storage, upload_key: str, organization_id: uuid.UUID,
                  cancelled: Callable[[], bool] | None = None) -> SpoolResult:
     """Parse the upload once; return totals, batch boundaries and structural errors.
 
-    A cancel requested meanwhile (`cancelled`, by default a look at the job row about once a
-    second) stops the parse: what was spooled so far is returned and the job's next step sees
-    the request and ends it cancelled."""
-    if cancelled is None:
-        cancelled = _cancel_requested(organization_id, job_id)
+    At its start and then about once a second (CANCEL_CHECK_SECONDS) the spool beats: by default
+    one statement records how far it read in the job row (the job JSON's `reading`) and answers
+    whether a cancel was requested. `cancelled` replaces that beat with a plain check. A cancel
+    stops the parse: what was spooled so far is returned and the job's next step sees the
+    request and ends it cancelled."""
+    beat = _cancel_requested(organization_id, job_id) if cancelled is None else cancelled
+    # the figures the beat writes; a check that is no SpoolHeartbeat has no use for them
+    reading = beat.reading if isinstance(beat, SpoolHeartbeat) else Reading()
+    reading.bytes_total = _stored_size(storage, upload_key)
     try:
         return _spool(ijson.basic_parse, storage, upload_key, organization_id, job_id, batch_size,
-                      cancelled)
+                      beat, reading)
     except _NumberOverflow:
         # The C parser stops at numbers beyond 64 bits, which are valid JSON (a jsonb numeric
         # in custom_fields exports as one). The pure-Python parser reads them exactly: slower,
         # so it is only the second pass for the bundles that need it.
         return _spool(ijson.get_backend("python").basic_parse, storage, upload_key, organization_id,
-                      job_id, batch_size, cancelled)
+                      job_id, batch_size, beat, reading)
 
 
 def _cancel_requested(organization_id: uuid.UUID, job_id: uuid.UUID) -> Callable[[], bool]:
-    def check() -> bool:
-        with db.tenant_transaction(organization_id) as conn:
-            return bool(conn.execute(sa.select(jobs.c.cancel_requested).where(
-                jobs.c.organization_id == organization_id, jobs.c.id == job_id)).scalar())
-    return check
+    """The spool's default beat: progress written and the cancel flag read in one statement."""
+    return SpoolHeartbeat(organization_id, job_id)
+
+
+def _stored_size(storage: Storage, key: str) -> int | None:
+    try:
+        return storage.size(key)
+    except (OSError, AttributeError):  # a backend that cannot tell: the total is unknown
+        return None
 
 
 class _NumberOverflow(Exception):
@@ -210,7 +241,8 @@ class _NumberOverflow(Exception):
 
 
 def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
-           job_id: uuid.UUID, batch_size: int, cancelled: Callable[[], bool]) -> SpoolResult:
+           job_id: uuid.UUID, batch_size: int, beat: Callable[[], bool],
+           reading: Reading) -> SpoolResult:
     errors: list[dict] = []
 
     def structural(entity: str | None, fld: str | None, code: str, message: str) -> None:
@@ -220,10 +252,21 @@ def _spool(parse, storage: Storage, upload_key: str, organization_id: uuid.UUID,
 
     spools: dict[str, EntitySpool] = {}
     with ExitStack() as stack:
-        stream = GuardedReader(stack.enter_context(open_upload(storage, upload_key)),
-                               max_inflated=get_settings().max_inflated_bytes,
-                               cancelled=cancelled, check_every=CANCEL_CHECK_SECONDS)
+        upload = stack.enter_context(open_upload(storage, upload_key))
+
+        def heartbeat() -> bool:
+            # figures gathered once a second, never per row: the spools count their rows anyway
+            reading.bytes = upload.stored_bytes_read
+            reading.rows = sum(spool.rows for spool in spools.values())
+            return beat()
+
+        stream = GuardedReader(upload, max_inflated=get_settings().max_inflated_bytes,
+                               cancelled=heartbeat, check_every=CANCEL_CHECK_SECONDS)
         try:
+            # the first beat at zero: the job shows it is reading at once, and a run resumed
+            # after a killed one (or this second pass) never shows the earlier run's figures
+            if heartbeat():
+                raise SpoolCancelled()
             # basic_parse, not parse: parse builds each event's path prefix, which costs
             # O(depth) per event, so a few MB of "[[[[…" kept a worker busy for hours
             events = parse(stream, use_float=True, buf_size=PARSE_BUFFER)

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from shared import jsontext
+from shared.bundle.spool_guard import SpoolCancelled
 from shared.config import get_settings
 from shared.entities import ENTITIES
 from shared.interop.source import ORIGIN
@@ -71,24 +72,30 @@ class SpoolResult:
 
 
 def spool_converted(storage: Storage, rows: Iterable[Any], organization_id: uuid.UUID,
-                    job_id: uuid.UUID, batch_size: int) -> SpoolResult:
+                    job_id: uuid.UUID, batch_size: int,
+                    spools: dict[str, EntitySpool] | None = None) -> SpoolResult:
     """Spool rows a converter yields (shared.interop), in any entity order: each goes to its
-    entity's spool file with its origin (file and row) kept for its row errors."""
-    spools: dict[str, EntitySpool] = {}
+    entity's spool file with its origin (file and row) kept for its row errors. `spools`, when
+    given, is filled as entities appear (whoever reports progress counts their rows); a cancel
+    raised while the rows are read (SpoolCancelled) keeps what was spooled so far."""
+    spools = {} if spools is None else spools
     systems: dict[str, set[str]] = {}
     with ExitStack() as stack:
-        for converted in rows:
-            spool = spools.get(converted.entity)
-            if spool is None:
-                skey = spool_key(organization_id, job_id, converted.entity)
-                spool = spools[converted.entity] = EntitySpool(skey, stack.enter_context(
-                    storage.writer(skey)), max_bytes=get_settings().batch_max_bytes)
-                systems[converted.entity] = set()
-            spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
-            system = converted.row.get("external_system")
-            seen = systems[converted.entity]
-            if type(system) is str and system not in seen and len(seen) < MAX_SYSTEMS:
-                seen.add(system)
+        try:
+            for converted in rows:
+                spool = spools.get(converted.entity)
+                if spool is None:
+                    skey = spool_key(organization_id, job_id, converted.entity)
+                    spool = spools[converted.entity] = EntitySpool(skey, stack.enter_context(
+                        storage.writer(skey)), max_bytes=get_settings().batch_max_bytes)
+                    systems[converted.entity] = set()
+                spool.write({**converted.row, ORIGIN: converted.origin}, batch_size)
+                system = converted.row.get("external_system")
+                seen = systems[converted.entity]
+                if type(system) is str and system not in seen and len(seen) < MAX_SYSTEMS:
+                    seen.add(system)
+        except SpoolCancelled:
+            pass  # the job's next step sees the request and ends it cancelled
         for spool in spools.values():
             spool.close_batch()
     result = spool_result(spools, [])

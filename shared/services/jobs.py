@@ -44,6 +44,7 @@ def job_json(row: Any) -> dict[str, Any]:
         "error_count": m["error_count"],
         "rows_per_second": job_progress.rows_per_second(progress, m["started_at"],
                                                         m["finished_at"]),
+        "reading": _reading(m),
         "error": m["error"],
         "dry_run": bool((m["params"] or {}).get("dry_run")),
         "attempts": m["attempts"],
@@ -64,6 +65,19 @@ def job_json(row: Any) -> dict[str, Any]:
         body["result_size"] = m["result_size"]
         body["expires_at"] = _iso(m["expires_at"])
     return body
+
+
+def _reading(m: Any) -> dict[str, Any] | None:
+    """How far a running import's spool phase has read its upload: `{"bytes", "bytes_total",
+    "rows"}`, written into the checkpoint by the spool's heartbeat about once a second
+    (shared.bundle.spool_heartbeat). Null outside that phase: the spool's last write replaces
+    the checkpoint, and a spool that failed or was killed may leave figures that no longer mean
+    anything once the job is not running (a resumed one starts again at zero)."""
+    checkpoint = m["checkpoint"] or {}
+    if (m["kind"] != "import" or m["status"] != JobStatus.RUNNING
+            or checkpoint.get("spooled")):
+        return None
+    return checkpoint.get("reading")
 
 
 def create_job(conn: sa.Connection, organization_id: uuid.UUID, kind: str, *,

@@ -28,6 +28,25 @@ const Jobs = (() => {
     return h("div", { class: "bar", role: "progressbar", "aria-label": label, "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": pct }, fill);
   }
 
+  /* Bytes as the CLI prints them (1 KB = 1024 bytes), so both say the same figures. */
+  function humanBytes(n) {
+    const units = ["B", "KB", "MB", "GB"];
+    let unit = 0;
+    while (Math.abs(n) >= 1024 && unit < units.length - 1) { n /= 1024; unit += 1; }
+    return unit === 0 ? `${Math.round(n)} B` : `${n.toFixed(1)} ${units[unit]}`;
+  }
+
+  /* While an import reads its upload (its spool phase, before any row is applied and while
+     the percentage stays 0): how far it got. The job JSON's `reading` is null otherwise. */
+  function readingLine(job) {
+    const r = job.reading;
+    if (!r) return null;
+    const of = r.bytes_total
+      ? ` of ${humanBytes(r.bytes_total)} (${Math.floor((r.bytes * 100) / r.bytes_total)}%)` : "";
+    return h("p", { class: "muted reading", dataset: { testid: "job-reading" } },
+      `Reading the upload… ${humanBytes(r.bytes)}${of} · ${Number(r.rows).toLocaleString()} rows`);
+  }
+
   /* The job as a card: status, overall bar, one bar and counts per entity, then its errors. */
   function render(container, job) {
     container.hidden = false;
@@ -45,6 +64,7 @@ const Jobs = (() => {
           ? h("span", { class: "muted rate", dataset: { testid: "job-rate" } },
             ` · ${Number(job.rows_per_second).toLocaleString()} rows/s${finished(job) ? " average" : ""}`)
           : null),
+      readingLine(job),
       bar(job.percent ?? 0, 100, "overall progress"),
       rows.length ? h("table", { class: "grid compact" },
         h("thead", {}, h("tr", {}, h("th", {}, "entity"), h("th", {}, "progress"), counters.map((c) => h("th", {}, c)))),
