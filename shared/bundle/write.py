@@ -1,17 +1,15 @@
-"""The set-based write of one batch: the rows as one JSON array into a temp stage, then one statement
+"""The set-based write of one batch: COPY into a temp staging table, then one upsert statement
 that also appends the `imported` change events (one per row, created/updated/unchanged alike)."""
 from __future__ import annotations
 
-import json
 import uuid
-from decimal import Decimal
+from datetime import UTC, datetime
 from functools import cache
-from typing import Any
 
-import orjson
 import psycopg
 import sqlalchemy as sa
 
+from shared import jsontext
 from shared.bundle.validate import Candidate
 from shared.entities import BY_NAME, Entity
 from shared.ids import uuid7, uuid7_texts
@@ -126,38 +124,27 @@ FROM {STAGE} s
 """
 
 
-def stage_json(rows: list[Candidate]) -> str:
-    """The batch as one JSON array for the database to unpack into the stage: orjson writes it
-    in C (uuids, dates and times included), where COPY rows cost a Python call per value.
+def _tuples(entity: Entity, organization_id: uuid.UUID, rows: list[Candidate]):
+    """One COPY row per candidate: the table's columns, then the id of its change event.
 
-    Each row's id and event id are minted here, time-ordered like every other id: random ones
-    (the database's gen_random_uuid) land all over the primary-key indexes, which at millions
-    of rows no longer fit the buffer cache."""
-    staged = [{**cand.values, "id": cand.values.get("id") or uuid7(),
-               "public_id": cand.public_id, "event_id": event_id}
-              for cand, event_id in zip(rows, uuid7_texts(len(rows)), strict=True)]
-    try:
-        return orjson.dumps(staged, default=_decimal_text).decode()
-    except TypeError:  # an integer beyond 64 bits inside custom_fields: the exact stdlib
-        return json.dumps(staged, default=str, separators=(",", ":"))
-
-
-def _decimal_text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError
-
-
-@cache
-def fill_stage_sql(entity_name: str) -> str:
-    """Unpack the JSON array into the stage with the table's own types; the organization and
-    the defaults of a missing creation time come from here, not from each row."""
-    cols = columns(BY_NAME[entity_name])
-    values = {"organization_id": "%(org)s", "created_at": "coalesce(r.created_at, now())",
-              "updated_at": "now()", "custom_fields": "coalesce(r.custom_fields, '{}')"}
-    return (f"INSERT INTO {STAGE} ({', '.join(_q(c) for c in cols)}, event_id) "
-            f"SELECT {', '.join(values.get(c, f'r.{_q(c)}') for c in cols)}, r.event_id "
-            f"FROM json_populate_recordset(NULL::{STAGE}, CAST(%(rows)s AS json)) r")
+    The event ids are minted here, time-ordered like every other id: random ones (the
+    database's gen_random_uuid) land all over the events' primary-key index, which at millions
+    of events no longer fits the buffer cache."""
+    cols = columns(entity)
+    at = {c: cols.index(c) for c in ("id", "organization_id", "public_id", "custom_fields",
+                                     "created_at", "updated_at")}
+    now = datetime.now(UTC)
+    for cand, event_id in zip(rows, uuid7_texts(len(rows)), strict=True):
+        get = cand.values.get
+        row = [get(c) for c in cols]  # a new list: the candidate stays as validated (bisection)
+        row[at["id"]] = row[at["id"]] or uuid7()  # apply may have minted it already
+        row[at["organization_id"]] = organization_id
+        row[at["public_id"]] = cand.public_id
+        row[at["custom_fields"]] = jsontext.dumps(row[at["custom_fields"]]).decode()
+        row[at["created_at"]] = row[at["created_at"]] or now
+        row[at["updated_at"]] = row[at["updated_at"]] or now
+        row.append(event_id)
+        yield row
 
 
 def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
@@ -168,15 +155,18 @@ def write_rows(conn: sa.Connection, entity: Entity, organization_id: uuid.UUID,
     Each candidate's `values` must already hold the resolved reference columns. `all_new`: the
     organization had no row of this entity when the import was spooled, so the batch is first
     tried as a plain insert (see `insert_sql`)."""
-    # jit off: the planner prices the per-row id probe high enough to start JIT compiling
-    # (~35 ms a batch) for a statement that runs in ~100 ms
-    conn.execute(sa.text(f"SET LOCAL jit = off; CREATE TEMP TABLE {STAGE} "
-                         f"(LIKE crm.{entity.plural}, event_id uuid) ON COMMIT DROP"))
-    with conn.connection.driver_connection.cursor() as cur:
-        # never prepared: the stage's row type is a new one in every batch, and psycopg
-        # prepares a statement it sees often ("function in FROM has unsupported return type")
-        cur.execute(fill_stage_sql(entity.name), {"org": organization_id,
-                                                 "rows": stage_json(rows)}, prepare=False)
+    raw = conn.connection.driver_connection
+    cols = columns(entity)
+    with raw.cursor() as cur:
+        # jit off: the planner prices the per-row id probe high enough to start JIT compiling
+        # (~35 ms a batch) for a statement that runs in ~100 ms
+        cur.execute(f"SET LOCAL jit = off; "
+                    f"CREATE TEMP TABLE {STAGE} (LIKE crm.{entity.plural}, event_id uuid) "
+                    f"ON COMMIT DROP")
+        with cur.copy(f"COPY {STAGE} ({', '.join(_q(c) for c in cols)}, event_id) "
+                      f"FROM STDIN") as copy:
+            for values in _tuples(entity, organization_id, rows):
+                copy.write_row(values)
     params = {"org": organization_id, "record_type": entity.name, "actor": actor, "job": job_id}
     if all_new and _inserted(conn, entity, params):
         created, updated = len(rows), 0
