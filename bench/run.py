@@ -242,8 +242,8 @@ def _database_mb(conninfo: str) -> dict[str, float]:
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = 'crm' AND c.relkind = 'r'").fetchone()
     return {"postgres_database": round(database / 1e6, 1),
-            "crm_tables": round((tables[0] or 0) / 1e6, 1),
-            "crm_indexes": round((tables[1] or 0) / 1e6, 1)}
+            "crm_tables": round(int(tables[0] or 0) / 1e6, 1),
+            "crm_indexes": round(int(tables[1] or 0) / 1e6, 1)}
 
 
 def _print(r: dict) -> None:

@@ -49,6 +49,13 @@ JOB = {"type": "object", "properties": {
                  "items": {"type": "object", "properties": {
                      "code": {"type": "string"}, "message": {"type": "string"},
                      "file": {"type": "string"}}}},
+    "reading": {"type": "object", "nullable": True,
+                "description": "imports, while the upload is read (before per-entity totals "
+                               "exist): bytes of the stored upload read, its size, rows read; "
+                               "null otherwise",
+                "properties": {"bytes": {"type": "integer"},
+                               "bytes_total": {"type": "integer", "nullable": True},
+                               "rows": {"type": "integer"}}},
     "format": {"type": "string", "enum": ["json", "csv"], "description": "exports"},
     "attempts": {"type": "integer"},
     "created_at": {"type": "string", "format": "date-time"},
