@@ -74,6 +74,9 @@ def init_app(app: Flask) -> Limiter:
         },
         headers_enabled=False,  # budget_headers writes them, Retry-After agreeing with the body
         in_memory_fallback=[fail_open.limit],
+        # a request already waiting on Redis when another thread declared it down gets the
+        # storage error itself (the fallback only serves the requests after): let it through
+        swallow_errors=True,
         # unmatched URLs (404, 405) have no endpoint; they cost a tenant budget all the same
         request_identifier=lambda: request.endpoint or "unrouted",
     )

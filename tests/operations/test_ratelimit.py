@@ -1,6 +1,8 @@
 """Per-organization request budget: one noisy tenant gets 429s, the others do not notice."""
 from __future__ import annotations
 
+import threading
+
 from api.app import create_app
 from tests.conftest import replace_settings
 
@@ -38,3 +40,24 @@ def test_redis_down_fails_open(org, fresh_settings):
     client = app.test_client()
     for _ in range(3):
         assert client.get("/api/v1/me", headers=org["headers"]).status_code == 200
+
+
+def test_requests_in_flight_when_redis_fails_still_pass(org, fresh_settings):
+    """The requests already waiting on Redis when it is declared down pass too (not 500): the
+    fallback covers the next requests, and a storage error of one in flight is swallowed."""
+    app = create_app(replace_settings(fresh_settings, rate_limit_per_minute=100,
+                                      redis_url="redis://127.0.0.1:1/0"))
+    statuses: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def call() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.get("/api/v1/me", headers=org["headers"]).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 8
