@@ -22,6 +22,10 @@ APP_ROLE = "drippulse_app"
 SETTING = "DRIPPULSE_APP_DATABASE_URL"
 # plain identifiers only: the name also goes into a URL, unquoted
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# names CREATE ROLE refuses (pg_*, public, none) or that SQL reads as a keyword, not a role
+_RESERVED_PREFIX = "pg_"
+_RESERVED = frozenset({"public", "none", "all", "current_user", "current_role", "session_user",
+                       "system_user", "user"})
 _WIDE = ("rolsuper", "rolbypassrls", "rolcreaterole", "rolcreatedb", "rolreplication")
 
 
@@ -67,13 +71,20 @@ def _refuse_wide(cur: psycopg.Cursor, role: str) -> bool:
     return True
 
 
+def _check_name(role: str) -> None:
+    if not _NAME.match(role):
+        raise BadRequest("the role name must be a lowercase identifier "
+                         "(letters, digits, _; at most 63)", {"name": role})
+    if role.startswith(_RESERVED_PREFIX) or role in _RESERVED:
+        raise BadRequest(f"the role name {role} is reserved (pg_*, public, none, all, "
+                         "current_user, session_user, …); choose another", {"name": role})
+
+
 def ensure_app_login(database_url: str, role: str, password: str | None) -> AppLogin:
     """Create `role` (LOGIN, member of drippulse_app only) unless it exists narrow already;
     set its password when one is given (hashed here: the clear text never reaches the server
     or its statement log)."""
-    if not _NAME.match(role):
-        raise BadRequest("the role name must be a lowercase identifier "
-                         "(letters, digits, _; at most 63)", {"name": role})
+    _check_name(role)
     with psycopg.connect(_conninfo(database_url), autocommit=True) as conn, conn.cursor() as cur:
         me = cur.execute("SELECT session_user").fetchone()[0]
         if role in (me, APP_ROLE, "drippulse_maintenance"):
@@ -102,4 +113,8 @@ def ensure_app_login(database_url: str, role: str, password: str | None) -> AppL
                            {"postgres": str(exc).strip()}) from exc
         except errors.DuplicateObject as exc:  # made by a concurrent run between check and create
             raise Conflict(f"role {role} was created concurrently; run the command again") from exc
+        except (psycopg.ProgrammingError, psycopg.DataError) as exc:  # ReservedName, SyntaxError…
+            raise BadRequest(f"Postgres refused role {role}: "
+                             f"{exc.diag.message_primary or type(exc).__name__}",
+                             {"name": role, "postgres": str(exc).strip()}) from exc
     return AppLogin(role, not existed, bool(password), tenant_url(database_url, role, password))

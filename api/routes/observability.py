@@ -83,7 +83,8 @@ def _is_loopback(address: str | None) -> bool:
 
 def _check_metrics_access() -> None:
     """Closed by default. With DRIPPULSE_METRICS_TOKEN: that bearer token, from anywhere.
-    Without it: refused in production (404, as if absent), else only a direct loopback peer."""
+    Without it: refused in production or behind a declared proxy (404, as if absent), else only
+    a direct loopback peer."""
     settings = get_settings()
     token = settings.metrics_token
     if token:
@@ -92,7 +93,9 @@ def _check_metrics_access() -> None:
                                    f"Bearer {token}".encode()):
             raise Unauthorized("GET /metrics needs the DRIPPULSE_METRICS_TOKEN bearer token")
         return
-    if settings.production:
+    # behind a proxy (DRIPPULSE_TRUSTED_PROXIES > 0) loopback proves nothing: one on this host
+    # that adds no X-Forwarded-For makes every internet client's peer 127.0.0.1
+    if settings.production or settings.trusted_proxies > 0:
         raise NotFound("GET /metrics is not configured: set DRIPPULSE_METRICS_TOKEN",
                        code="not_configured")
     if not _is_loopback(request.remote_addr) or any(h in request.headers for h in _PROXY_HEADERS):

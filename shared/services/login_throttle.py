@@ -1,14 +1,18 @@
 """Dashboard sign-in budgets: how many password checks an email, a browser and an address get.
 
-Every attempt is charged *before* its password is checked, each budget with one atomic Redis
-script (the `limits` package's moving window), so a burst of parallel guesses gets exactly the
-budget's number of checks and the rest are refused without one. The budgets:
+The (email, client) budget is charged *before* its password is checked, with one atomic Redis
+script (the `limits` package's moving window), so a burst of parallel guesses gets exactly its
+number of checks and the rest are refused without one. The budgets:
 
 - per (email, client), 5 attempts in any 15 minutes; a successful sign-in clears it. The client
   is the browser when it has signed in as this email before (its device id, see
   api/routes/dashboard_auth.py), otherwise the address the request came from.
-- per email, 20 attempts in any hour from browsers not known for that email, whatever their
-  address: someone guessing from many addresses gets no more than that.
+- per email, 20 failed checks in any hour from browsers not known for that email, whatever their
+  address: someone guessing from many addresses gets no more than that (plus the guesses in
+  flight when it runs out). Only failures count (checked before, charged after a wrong
+  password) and a successful sign-in clears it, so neither the user's own sign-ins from new
+  browsers nor anyone else's lock that email; 20 wrong guesses do lock new browsers out of it
+  until the hour has passed or the user signs in from a browser known for it.
 - per address, 100 failed checks in any 15 minutes over all emails, from browsers not known for
   the email: bounds password spraying (one guess for many emails). Only failures count (checked
   before, charged after a wrong password), so a proxy's many successful sign-ins cost nothing.
@@ -84,24 +88,23 @@ class SignInThrottle:
         return self._run(self._admit, attempt)
 
     def failed(self, attempt: Attempt) -> None:
-        """The password was wrong: count it against the address (unknown browsers only)."""
+        """The password was wrong: count it against the email and the address (unknown
+        browsers only)."""
         if attempt.device is None:
-            self._run(lambda limiter, a: limiter.hit(PER_ADDRESS_FAILURES, a.address_key), attempt)
+            self._run(_charge_failure, attempt)
 
     def succeeded(self, attempt: Attempt) -> None:
-        """A right password gives this email and client their budget back."""
-        self._run(lambda limiter, a: limiter.clear(PER_EMAIL_CLIENT, a.email_key, a.client_key),
-                  attempt)
+        """A right password gives this email (and this client) their budgets back."""
+        self._run(_clear_on_success, attempt)
 
     def _admit(self, limiter: MovingWindowRateLimiter, attempt: Attempt) -> int:
-        # narrowest first: an attempt refused for its own (email, client) spends nothing of the
-        # email's or the address's budgets, so one noisy client does not drain them for others
+        # the failure budgets are only tested here (charged by `failed`); the (email, client)
+        # one, charged atomically, goes last, so an attempt refused by any budget spends nothing
         checks: list[tuple[RateLimitItem, tuple[str, ...], bool]] = []
         if attempt.device is None:
             checks.append((PER_ADDRESS_FAILURES, (attempt.address_key,), False))
+            checks.append((PER_EMAIL, (attempt.email_key,), False))
         checks.append((PER_EMAIL_CLIENT, (attempt.email_key, attempt.client_key), True))
-        if attempt.device is None:
-            checks.append((PER_EMAIL, (attempt.email_key,), True))
         for item, identifiers, charge in checks:
             allowed = (limiter.hit(item, *identifiers) if charge
                        else limiter.test(item, *identifiers))
@@ -131,6 +134,16 @@ class SignInThrottle:
                 log.warning("sign-in budgets: storage unreachable (%s); counting in this "
                             "process until it answers", type(exc.storage_error).__name__)
             self._local_until = time.monotonic() + RETRY_STORAGE_SECONDS
+
+
+def _charge_failure(limiter: MovingWindowRateLimiter, attempt: Attempt) -> None:
+    limiter.hit(PER_EMAIL, attempt.email_key)
+    limiter.hit(PER_ADDRESS_FAILURES, attempt.address_key)
+
+
+def _clear_on_success(limiter: MovingWindowRateLimiter, attempt: Attempt) -> None:
+    limiter.clear(PER_EMAIL_CLIENT, attempt.email_key, attempt.client_key)
+    limiter.clear(PER_EMAIL, attempt.email_key)
 
 
 def email_digest(email: str) -> str:

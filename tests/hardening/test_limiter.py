@@ -88,11 +88,40 @@ def test_a_browser_that_signed_in_before_is_not_locked_out_by_its_proxy_neighbou
 
 def test_guessing_one_email_from_many_addresses_stops_at_its_budget(app):
     email = _member()
+    # sequential on purpose: the email's budget counts failures (tested before the check,
+    # charged after it), so a parallel burst could overshoot it by the guesses in flight
     statuses = [_sign_in(app.test_client(), email, "", address).status_code
                 for address in [_address() for _ in range(5)] for _ in range(5)]
-    # 5 addresses × 5 attempts: the email's own budget (20 an hour) ends the fifth address' turn
+    # 5 addresses × 5 attempts: the email's own budget (20 failures an hour) ends the fifth
+    # address' turn
     assert statuses == [401] * 20 + [429] * 5
     assert _sign_in(app.test_client(), email, PASSWORD, _address()).status_code == 429
+
+
+def test_successful_sign_ins_from_new_browsers_spend_nothing_of_the_emails_budget(app):
+    email = _member()
+    # more than the email's 20 an hour, each from a browser new to it (no device cookie) at an
+    # address of its own: none was a failure, so none is refused
+    statuses = [_sign_in(app.test_client(), email, PASSWORD, _address()).status_code
+                for _ in range(25)]
+    assert statuses == [302] * 25
+    assert _sign_in(app.test_client(), email, "wrong", _address()).status_code == 401
+
+
+def test_wrong_guesses_lock_new_browsers_out_until_the_user_signs_in(app):
+    email, user = _member(), app.test_client()
+    assert _sign_in(user, email, PASSWORD, _address()).status_code == 302
+    user.post("/logout", data={"csrf_token": _csrf_of_signed_in_page(user)})
+
+    # 20 wrong guesses from 20 addresses: the email's budget for new browsers is spent
+    assert [_sign_in(app.test_client(), email, "guess", _address()).status_code
+            for _ in range(20)] == [401] * 20
+    refused = _sign_in(app.test_client(), email, PASSWORD, _address())
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    # the user's own browser is not held up, and its sign-in gives new browsers their budget back
+    assert _sign_in(user, email, PASSWORD, _address()).status_code == 302
+    assert _sign_in(app.test_client(), email, PASSWORD, _address()).status_code == 302
 
 
 def test_spraying_many_emails_from_one_address_stops_at_its_budget(app):

@@ -55,3 +55,21 @@ def test_a_token_opens_metrics_to_a_remote_scraper_and_only_to_it(client, fresh_
     # the token is what opened it: without it, production refuses
     replace_settings(fresh_settings, env="production", metrics_token=None)
     assert client.get("/metrics", environ_base=REMOTE).status_code == 404
+
+
+def test_behind_a_declared_proxy_a_token_is_required_outside_production_too(client,
+                                                                            fresh_settings):
+    # a proxy on this host that adds no X-Forwarded-For makes every client look like 127.0.0.1:
+    # with DRIPPULSE_TRUSTED_PROXIES set, loopback proves nothing, so no token means not served
+    replace_settings(fresh_settings, env="development", metrics_token=None, trusted_proxies=1)
+    for address in ("127.0.0.1", "::1", "10.0.0.5"):
+        resp = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+        assert resp.status_code == 404, address
+        assert resp.json["error"]["code"] == "not_configured"
+        assert "DRIPPULSE_METRICS_TOKEN" in resp.json["error"]["message"]
+        assert "drippulse_http_requests_total" not in resp.get_data(as_text=True)
+    replace_settings(fresh_settings, env="development", metrics_token="scrape-token-9",
+                     trusted_proxies=1)
+    assert client.get("/metrics", environ_base=REMOTE,
+                      headers={"Authorization": "Bearer scrape-token-9"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 401

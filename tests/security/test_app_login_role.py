@@ -231,3 +231,40 @@ def test_api_import_and_export_work_over_the_app_login(stack, tenant):
 
     ready = client.get("/readyz")  # probes both logins
     assert ready.status_code == 200 and ready.json["checks"]["database"] == "ok"
+
+
+# names Postgres keeps for itself (pg_*, public, none) or that SQL reads as a role keyword
+RESERVED_NAMES = ("pg_dp_login", "pg_signal_backend", "public", "none", "current_user",
+                  "current_role", "session_user", "user", "all")
+
+
+def test_reserved_role_names_are_refused_with_a_clear_error(stack: Stack):
+    admin = _admin(stack.settings.database_url)
+    try:
+        for name in RESERVED_NAMES:
+            refused = _create_app_login(stack.settings, name, "pw-" + secrets.token_hex(8))
+            assert refused.returncode == 1 and refused.stdout == "", (name, refused.stderr)
+            assert "Traceback" not in refused.stderr, name
+            error = json.loads(refused.stderr)["error"]
+            assert error["code"] == "bad_request", name
+            assert error["details"]["name"] == name
+    finally:  # a run before the fix may have made some of them: leave the cluster as it was
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in ("current_user", "current_role", "session_user", "user", "all"):
+                try:
+                    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+                except psycopg.Error:
+                    pass
+
+
+def test_a_role_statement_postgres_refuses_is_a_clear_error(stack: Stack, monkeypatch):
+    # past the up-front checks (here: switched off), Postgres' own refusal of CREATE ROLE
+    # (ReservedName for pg_*) becomes the command's bad_request, not a psycopg traceback
+    from drippulse import app_login
+    from shared.errors import BadRequest
+
+    monkeypatch.setattr(app_login, "_check_name", lambda role: None, raising=False)
+    with pytest.raises(BadRequest) as refused:
+        app_login.ensure_app_login(stack.settings.database_url, "pg_dp_login", None)
+    assert refused.value.details["name"] == "pg_dp_login"
+    assert "reserved" in refused.value.details["postgres"]
