@@ -74,7 +74,50 @@ class _Budget:
         self.used = 0
 
 
-class _CountedStream:
+class ReadOnlyStream:
+    """The file-object surface TextIOWrapper, csv and ijson need over a `raw` binary stream;
+    a subclass defines `read` (what it counts or checks on the way)."""
+
+    raw: BinaryIO
+
+    def read(self, size: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size if size and size > 0 else 64 * 1024)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def seekable(self) -> bool:
+        return False
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def flush(self) -> None:
+        pass
+
+    def __enter__(self) -> ReadOnlyStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _CountedStream(ReadOnlyStream):
     """A member's stream that fails once the job's inflated bytes pass the limit."""
 
     def __init__(self, raw: BinaryIO, budget: _Budget, name: str) -> None:
@@ -91,39 +134,6 @@ class _CountedStream:
             raise ConversionError("upload_too_large", f"the zip inflates past {self.budget.limit} "
                                   "bytes (more than its entries declare)")
         return data
-
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size if size and size > 0 else 64 * 1024)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    @property
-    def closed(self) -> bool:
-        return self.raw.closed
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def flush(self) -> None:
-        pass
-
-    def seekable(self) -> bool:
-        return False
-
-    def writable(self) -> bool:
-        return False
-
-    def __enter__(self) -> _CountedStream:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class ZipSourceFiles:

@@ -14,6 +14,7 @@ from typing import BinaryIO
 
 from shared.bundle.spool_guard import SpoolCancelled
 from shared.bundle.spool_heartbeat import Reading
+from shared.interop.files import ReadOnlyStream
 from shared.interop.source import SourceFiles
 
 
@@ -47,8 +48,8 @@ class WatchedFiles:
             self.beat()
 
 
-class _WatchedStream:
-    """One file's stream: what TextIOWrapper and ijson need, each read counted."""
+class _WatchedStream(ReadOnlyStream):
+    """One file's stream: each read counted."""
 
     def __init__(self, raw: BinaryIO, watch: WatchedFiles) -> None:
         self.raw, self.watch = raw, watch
@@ -63,33 +64,3 @@ class _WatchedStream:
         data = read1(size) if read1 is not None else self.raw.read(size)
         self.watch._read(len(data))
         return data
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
-
-    @property
-    def closed(self) -> bool:
-        return self.raw.closed
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def flush(self) -> None:
-        pass
-
-    def __enter__(self) -> _WatchedStream:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
