@@ -7,6 +7,8 @@ import threading
 import time
 import uuid
 
+from shared.errors import NotFound
+
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 PREFIXES = {
@@ -85,3 +87,11 @@ def parse_uuid(value: object) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def id_or_404(value: object, what: str) -> uuid.UUID:
+    """The uuid in a URL; anything that is not one names no row: 404 "<what> not found"."""
+    parsed = parse_uuid(str(value) if not isinstance(value, uuid.UUID) else value)
+    if parsed is None:
+        raise NotFound(f"{what} not found")
+    return parsed

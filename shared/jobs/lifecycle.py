@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.errors import Conflict, NotFound
-from shared.ids import parse_uuid
+from shared.ids import id_or_404
 from shared.jobs.dispatch import Enqueue, dispatch_after_commit
 from shared.jobs.status import FINISHED, IllegalTransition, JobStatus, check, sources_of
 from shared.models import jobs
@@ -94,16 +94,9 @@ def _locked(conn: sa.Connection, organization_id: uuid.UUID, job_id: uuid.UUID) 
     return row
 
 
-def _id(value: str | uuid.UUID) -> uuid.UUID:
-    job_id = parse_uuid(str(value))
-    if job_id is None:
-        raise NotFound("Job not found")
-    return job_id
-
-
 def request_cancel(organization_id: uuid.UUID, job_id: str | uuid.UUID) -> Any:
     """Queued jobs are cancelled at once; running ones stop at their next unit of work."""
-    job_id = _id(job_id)
+    job_id = id_or_404(job_id, "Job")
     with db.tenant_transaction(organization_id) as conn:
         row = _locked(conn, organization_id, job_id)
         if row.status in FINISHED:
@@ -118,7 +111,7 @@ def request_cancel(organization_id: uuid.UUID, job_id: str | uuid.UUID) -> Any:
 def retry(organization_id: uuid.UUID, job_id: str | uuid.UUID, enqueue: Enqueue) -> Any:
     """failed → queued, dispatched after commit; the run resumes from its checkpoint
     (committed work stays done)."""
-    job_id = _id(job_id)
+    job_id = id_or_404(job_id, "Job")
     with db.tenant_transaction(organization_id) as conn:
         row = _locked(conn, organization_id, job_id)
         try:

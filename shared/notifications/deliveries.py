@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.errors import NotFound
-from shared.ids import parse_uuid, uuid7
+from shared.ids import id_or_404, uuid7
 from shared.models import jobs, webhook_attempts, webhook_deliveries, webhooks
 from shared.notifications.events import event_for
 from shared.pagination import bad_cursor, decode_cursor, page
@@ -95,9 +95,7 @@ def due_ids(limit: int = 500) -> list[uuid.UUID]:
 def resend(organization_id: uuid.UUID, delivery_id: str | uuid.UUID) -> Any:
     """Make a delivery due now, whatever its state (same id and body: a receiver that already
     processed it may skip it by its DripPulse-Delivery id)."""
-    did = parse_uuid(str(delivery_id))
-    if did is None:
-        raise NotFound("Delivery not found")
+    did = id_or_404(delivery_id, "Delivery")
     with db.tenant_transaction(organization_id) as conn:
         row = conn.execute(webhook_deliveries.update().where(
             webhook_deliveries.c.organization_id == organization_id,

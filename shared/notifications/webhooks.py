@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.errors import NotFound, ValidationFailed
-from shared.ids import parse_uuid, uuid7
+from shared.ids import id_or_404, parse_uuid, uuid7
 from shared.models import webhooks
 from shared.notifications import addresses, secret_box
 from shared.notifications.events import EVENTS
@@ -65,13 +65,6 @@ def _clean(body: Any, *, partial: bool) -> dict[str, Any]:
     return values
 
 
-def _id(value: str | uuid.UUID) -> uuid.UUID:
-    webhook_id = parse_uuid(str(value))
-    if webhook_id is None:
-        raise NotFound("Webhook not found")
-    return webhook_id
-
-
 def create(organization_id: uuid.UUID, body: Any) -> tuple[Any, str]:
     """The new row and its secret (the only time the secret leaves the server)."""
     values = _clean(body, partial=False)
@@ -89,7 +82,7 @@ def create(organization_id: uuid.UUID, body: Any) -> tuple[Any, str]:
 
 
 def get(organization_id: uuid.UUID, webhook_id: str | uuid.UUID) -> Any:
-    wid = _id(webhook_id)
+    wid = id_or_404(webhook_id, "Webhook")
     with db.tenant_transaction(organization_id) as conn:
         row = conn.execute(sa.select(webhooks).where(
             webhooks.c.organization_id == organization_id, webhooks.c.id == wid)).one_or_none()
@@ -113,7 +106,7 @@ def list_page(organization_id: uuid.UUID, *, cursor: str | None = None,
 
 
 def update(organization_id: uuid.UUID, webhook_id: str | uuid.UUID, body: Any) -> Any:
-    wid = _id(webhook_id)
+    wid = id_or_404(webhook_id, "Webhook")
     get(organization_id, wid)  # 404 before a 422 about the body
     values = _clean(body, partial=True)
     with db.tenant_transaction(organization_id) as conn:
@@ -127,7 +120,7 @@ def update(organization_id: uuid.UUID, webhook_id: str | uuid.UUID, body: Any) -
 
 def delete(organization_id: uuid.UUID, webhook_id: str | uuid.UUID) -> None:
     """Its deliveries and their attempts go with it (the foreign keys cascade)."""
-    wid = _id(webhook_id)
+    wid = id_or_404(webhook_id, "Webhook")
     with db.tenant_transaction(organization_id) as conn:
         gone = conn.execute(webhooks.delete().where(
             webhooks.c.organization_id == organization_id, webhooks.c.id == wid)).rowcount

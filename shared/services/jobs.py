@@ -13,7 +13,7 @@ from shared import db
 from shared.config import get_settings
 from shared.errors import NotFound, RateLimited, ValidationFailed
 from shared.fields import text_problem
-from shared.ids import parse_uuid, uuid7
+from shared.ids import id_or_404, uuid7
 from shared.jobs import progress as job_progress
 from shared.jobs.kinds import kind_of
 from shared.jobs.kinds import names as kind_names
@@ -132,15 +132,8 @@ def find_idempotent(conn: sa.Connection, organization_id: uuid.UUID, kind: str,
     return row
 
 
-def _job_id(value: str) -> uuid.UUID:
-    job_id = parse_uuid(value)
-    if job_id is None:
-        raise NotFound("Job not found")
-    return job_id
-
-
 def get_job(organization_id: uuid.UUID, job_id: str | uuid.UUID) -> Any:
-    jid = _job_id(str(job_id))
+    jid = id_or_404(job_id, "Job")
     with db.tenant_transaction(organization_id) as conn:
         row = conn.execute(
             sa.select(jobs).where(jobs.c.organization_id == organization_id, jobs.c.id == jid)
