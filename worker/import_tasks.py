@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from shared.bundle import import_job
 from shared.config import get_settings
 from shared.jobs.dispatch import IMPORT_BATCH_TASK
+from shared.jobs.interrupts import raised_while_exiting
 from shared.jobs.runner import RunOutcome
 from shared.services.job_sweeper import sweep_stale_jobs
 from worker.app import celery_app
@@ -29,6 +30,8 @@ def import_batch(self, job_id: str, batch_id: int) -> str:
     except sa.exc.OperationalError as exc:  # deadlock, lost connection: the batch rolled back
         raise self.retry(exc=exc, countdown=2) from exc
     except Exception as exc:  # a bug or data the validator let through: fail loudly, not forever
+        if raised_while_exiting(exc):
+            raise  # the process is being stopped: the batch rolled back, a redelivery resumes
         log.exception("import batch %s of job %s failed", batch_id, job_id)
         import_job.fail_batch(uuid.UUID(job_id), int(batch_id), exc)
         return RunOutcome.FAILED

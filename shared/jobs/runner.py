@@ -17,6 +17,7 @@ from shared import db
 from shared.config import get_settings
 from shared.jobs import lifecycle
 from shared.jobs.dispatch import Enqueue
+from shared.jobs.interrupts import raised_while_exiting
 from shared.jobs.kinds import Ending, JobFailed, kind_of
 from shared.jobs.status import FINISHED, JobStatus
 from shared.models import jobs
@@ -70,6 +71,8 @@ def _run(kind, job, enqueue: Enqueue) -> Ending | None:
     except sa.exc.OperationalError:
         raise  # the database went away: a later delivery (or the sweeper) resumes
     except Exception as exc:  # noqa: BLE001 - a bug must end the job, not leave it running
+        if raised_while_exiting(exc):
+            raise  # the worker is being stopped: a later delivery (or the sweeper) resumes
         log.exception("%s job %s failed", kind.name, job.id)
         # the message names the exception type only: its text can quote SQL and row data
         return Ending(JobStatus.FAILED, {"code": kind.failure_code, "message": (

@@ -1,0 +1,136 @@
+"""A worker stopped in the middle of a task does not fail the job it was working on.
+
+`kill -TERM` of a worker's process group turns into SystemExit inside the running task (the
+pool process's signal handler). The cleanup on the way out can itself fail on a connection left
+mid-statement — a rollback while a COPY is still open raises ProgrammingError, one while a query
+is still running raises OperationalError — and that error replaces the SystemExit. These tests
+raise exactly that chain inside the real task functions and check that the job is left to be
+resumed (and then imports every row once), not ended as failed.
+"""
+from __future__ import annotations
+
+import io
+import uuid
+
+import orjson
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from shared.bundle import apply as bundle_apply
+from shared.bundle import import_job
+from shared.bundle.upload import submit_import
+from shared.jobs import runner as job_runner
+from shared.jobs.dispatch import IMPORT_BATCH_TASK
+from shared.jobs.interrupts import raised_while_exiting
+from shared.services import jobs as job_service
+from tests.bundles.helpers import bundle, rows
+from tests.conftest import replace_settings
+
+
+def _stopped_during_cleanup(*_args, **_kwargs):
+    """What a stopped pool process raises: SystemExit, replaced by its cleanup's own error."""
+    try:
+        raise SystemExit(-241)  # billiard's SIGTERM handler: sys.exit(-(256 - 15))
+    finally:
+        raise sa.exc.ProgrammingError(  # noqa: B012 - the replacement is the point
+            "ROLLBACK TO SAVEPOINT sa_savepoint_1", {},
+            psycopg.ProgrammingError("COPY cannot be used with this method"))
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list]] = []
+
+    def __call__(self, name: str, args: list) -> None:
+        self.messages.append((name, args))
+
+    def take_batches(self) -> list[int]:
+        batches = [args[1] for name, args in self.messages if name == IMPORT_BATCH_TASK]
+        self.messages.clear()
+        return batches
+
+
+@pytest.fixture
+def small_batches(fresh_settings):
+    return replace_settings(fresh_settings, batch_size=3)
+
+
+def _submit(org, accounts: int, queue: Queue) -> uuid.UUID:
+    body = bundle(accounts=[{"public_id": f"acct_stop{i}", "name": f"Account {i}"}
+                            for i in range(accounts)])
+    job, _ = submit_import(uuid.UUID(org["organization_id"]), "test",
+                           io.BytesIO(orjson.dumps(body)), limit=10**7, dry_run=False,
+                           idempotency_key=None, expect_gzip=False, enqueue=queue)
+    queue.messages.clear()  # the run message: the test delivers it itself
+    return job.id
+
+
+def _status(org, job_id: uuid.UUID) -> str:
+    return job_service.get_job(uuid.UUID(org["organization_id"]), job_id).status
+
+
+def _run_batches(queue: Queue) -> None:
+    while batches := queue.take_batches():
+        for batch_id in batches:
+            import_job.run_batch(batch_id, queue)
+
+
+def test_the_chain_is_recognised():
+    with pytest.raises(sa.exc.ProgrammingError) as caught:
+        _stopped_during_cleanup()
+    assert raised_while_exiting(caught.value)
+    assert not raised_while_exiting(sa.exc.ProgrammingError("SELECT", {}, ValueError("bug")))
+
+
+def test_a_batch_task_stopped_mid_write_leaves_the_job_to_resume(org, small_batches,
+                                                                  monkeypatch):
+    from worker.import_tasks import import_batch
+
+    queue = Queue()
+    job_id = _submit(org, 7, queue)
+    assert job_runner.run_job(job_id, queue) == "running"
+    first, *rest = queue.take_batches()
+    with monkeypatch.context() as patched:
+        patched.setattr(bundle_apply, "write_rows", _stopped_during_cleanup)
+        with pytest.raises(sa.exc.ProgrammingError):  # propagates: the delivery is not acked
+            import_batch(str(job_id), first)
+    assert _status(org, job_id) == "running"
+    # the broker redelivers the batch to the next worker
+    import_batch(str(job_id), first)
+    for batch_id in rest:
+        import_batch(str(job_id), batch_id)
+    _run_batches(queue)
+    assert _status(org, job_id) == "succeeded"
+    assert sorted(r["public_id"] for r in rows(org, "accounts")) == sorted(
+        f"acct_stop{i}" for i in range(7))
+
+
+def test_a_job_run_stopped_mid_spool_leaves_the_job_to_resume(org, small_batches, monkeypatch):
+    queue = Queue()
+    job_id = _submit(org, 4, queue)
+    with monkeypatch.context() as patched:
+        patched.setattr(import_job, "spool_job", _stopped_during_cleanup)
+        with pytest.raises(sa.exc.ProgrammingError):
+            job_runner.run_job(job_id, queue)
+    assert _status(org, job_id) == "running"
+    # the stale-job sweep hands the job to the next worker
+    assert job_runner.run_job(job_id, queue, stalled=True) == "running"
+    _run_batches(queue)
+    assert _status(org, job_id) == "succeeded"
+    assert len(rows(org, "accounts")) == 4
+
+
+def test_a_real_bug_still_fails_the_job(org, small_batches, monkeypatch):
+    from worker.import_tasks import import_batch
+
+    queue = Queue()
+    job_id = _submit(org, 4, queue)
+    assert job_runner.run_job(job_id, queue) == "running"
+
+    def broken(*_args, **_kwargs):
+        raise sa.exc.ProgrammingError("INSERT", {}, psycopg.ProgrammingError("a bug"))
+
+    monkeypatch.setattr(bundle_apply, "write_rows", broken)
+    assert import_batch(str(job_id), queue.take_batches()[0]) == "failed"
+    assert _status(org, job_id) == "failed"
