@@ -5,6 +5,7 @@ computed without lookups: this measures Postgres itself, the limit an import can
 """
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -61,6 +62,28 @@ def _copy_rows(org: uuid.UUID, entity: str, rows: Iterator[dict], stage: dict[st
     return columns, tuples()
 
 
+def _pipeline(conn: psycopg.Connection, org: uuid.UUID) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
+    pipeline_id, = conn.execute(
+        "SELECT id FROM crm.opportunity_pipelines WHERE organization_id = %s AND is_default",
+        (org,)).fetchone()
+    stage = dict(conn.execute(
+        "SELECT name, id FROM crm.opportunity_pipeline_stages WHERE pipeline_id = %s",
+        (pipeline_id,)).fetchall())
+    return pipeline_id, stage
+
+
+EVENT_COLUMNS = ("id", "organization_id", "record_type", "record_id", "public_id", "event_type",
+                 "changes", "actor", "job_id")
+
+
+def _events(org: uuid.UUID, entity: str, first: int, count: int, job_id: uuid.UUID
+            ) -> Iterator[tuple]:
+    record_type, created = BY_PLURAL[entity].name, orjson.dumps({"outcome": "created"}).decode()
+    for i in range(first, first + count):
+        yield (uuid7(), org, record_type, bench_uuid(org, entity, i), public_id(entity, i),
+               "imported", created, "bench", job_id)
+
+
 def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
     """COPY every entity plus one change event per row; returns seconds and rows/s.
 
@@ -68,15 +91,9 @@ def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
     job id and the outcome (so the same indexes are maintained, with the same key order)."""
     sizes = counts(rows)
     with psycopg.connect(conninfo) as conn:
-        pipeline_id, = conn.execute(
-            "SELECT id FROM crm.opportunity_pipelines WHERE organization_id = %s AND is_default",
-            (org,)).fetchone()
-        stage = dict(conn.execute(
-            "SELECT name, id FROM crm.opportunity_pipeline_stages WHERE pipeline_id = %s",
-            (pipeline_id,)).fetchall())
+        pipeline_id, stage = _pipeline(conn, org)
         conn.commit()
         job_id = uuid7()
-        created = orjson.dumps({"outcome": "created"}).decode()
         started = time.perf_counter()
         for entity, _ in MIX:
             columns, tuples = _copy_rows(org, entity, rows_for(entity, sizes[entity], sizes, seed),
@@ -85,24 +102,65 @@ def copy_in(conninfo: str, org: uuid.UUID, rows: int, seed: int = 7) -> dict:
                     f"COPY crm.{entity} ({', '.join(columns)}) FROM STDIN") as copy:
                 for values in tuples:
                     copy.write_row(values)
-            record_type = BY_PLURAL[entity].name
             with conn.cursor() as cur, cur.copy(
-                    "COPY crm.change_events (id, organization_id, record_type, record_id, "
-                    "public_id, event_type, changes, actor, job_id) FROM STDIN") as copy:
-                for i in range(sizes[entity]):
-                    copy.write_row((uuid7(), org, record_type, bench_uuid(org, entity, i),
-                                    public_id(entity, i), "imported", created, "bench",
-                                    job_id))
+                    f"COPY crm.change_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                for values in _events(org, entity, 0, sizes[entity], job_id):
+                    copy.write_row(values)
         conn.commit()
         seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows_per_s": rows / seconds}
 
 
-def copy_out(conninfo: str, org: uuid.UUID, rows: int) -> dict:
-    """COPY (SELECT row_to_json(t) ...) TO STDOUT of every entity: the export anchor."""
+def tenant_copy_in(conninfo: str, org: uuid.UUID, rows: int, batch_size: int,
+                   seed: int = 7) -> dict:
+    """The same rows and events written the only bulk way the tenant role has: Postgres refuses
+    COPY FROM into a table under row-level security, so each batch is copied into temporary
+    tables and inserted from there (one transaction per batch, as the import's batches).
+
+    The floor of any import that keeps row-level security on its writes: what is left between
+    the import and this figure is the import's own work (validation, keys, lookups, events)."""
+    sizes = counts(rows)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        pipeline_id, stage = _pipeline(conn, org)
+        job_id = uuid7()
+        started = time.perf_counter()
+        for entity, _ in MIX:
+            columns, tuples = _copy_rows(org, entity, rows_for(entity, sizes[entity], sizes, seed),
+                                         stage, pipeline_id)
+            done = 0
+            while chunk := list(itertools.islice(tuples, batch_size)):
+                _tenant_batch(conn, org, entity, columns, chunk,
+                              _events(org, entity, done, len(chunk), job_id))
+                done += len(chunk)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows_per_s": rows / seconds, "batch_size": batch_size}
+
+
+def _tenant_batch(conn: psycopg.Connection, org: uuid.UUID, entity: str, columns: list[str],
+                  rows: list[tuple], events: Iterator[tuple]) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET LOCAL ROLE drippulse_app")
+        cur.execute("SELECT set_config('app.current_org', %s, true)", (str(org),))
+        for table, cols, values in ((entity, columns, rows),
+                                    ("change_events", EVENT_COLUMNS, events)):
+            names = ", ".join(cols)
+            cur.execute(f"CREATE TEMP TABLE stage_{table} (LIKE crm.{table} INCLUDING DEFAULTS)"
+                        " ON COMMIT DROP")
+            with cur.copy(f"COPY stage_{table} ({names}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(row)
+            cur.execute(f"INSERT INTO crm.{table} ({names}) SELECT {names} FROM stage_{table}")
+
+
+def copy_out(conninfo: str, org: uuid.UUID, rows: int, as_tenant: bool = False) -> dict:
+    """COPY (SELECT row_to_json(t) ...) TO STDOUT of every entity: the export anchor. As the
+    tenant role, the row-level security policy filters every row too (as in the export)."""
     started = time.perf_counter()
     size = 0
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        if as_tenant:
+            cur.execute("SET ROLE drippulse_app")
+            cur.execute("SELECT set_config('app.current_org', %s, false)", (str(org),))
         for entity, _ in MIX:
             with cur.copy(f"COPY (SELECT row_to_json(t) FROM crm.{entity} t "
                           f"WHERE organization_id = '{org}') TO STDOUT") as copy:

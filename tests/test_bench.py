@@ -43,6 +43,28 @@ def test_anchor_copy_loads_every_row_with_valid_references(database_url, org):
     assert out["bytes"] > 0
 
 
+def test_tenant_anchor_writes_through_row_level_security_in_batches(database_url, org,
+                                                                     other_org):
+    conninfo = sa.engine.make_url(database_url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+    org_id = uuid.UUID(org["organization_id"])
+    result = baseline.tenant_copy_in(conninfo, org_id, 500, batch_size=64)
+    assert result["rows_per_s"] > 0 and result["batch_size"] == 64
+    with db.tenant_transaction(org_id) as conn:
+        stored = {t: conn.execute(sa.text(f"SELECT count(*) FROM crm.{t}")).scalar()
+                  for t in counts(500)}
+        events = conn.execute(sa.text("SELECT count(*) FROM crm.change_events")).scalar()
+        orphans = conn.execute(sa.text(
+            "SELECT count(*) FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id "
+            "WHERE c.account_id IS NOT NULL AND a.id IS NULL")).scalar()
+    assert stored == counts(500) and events == 500 and orphans == 0
+    # the tenant role reads through the policy: another organization's rows stay out
+    other_id = uuid.UUID(other_org["organization_id"])
+    assert baseline.copy_out(conninfo, other_id, 500, as_tenant=True)["bytes"] == 0
+    assert baseline.copy_out(conninfo, org_id, 500, as_tenant=True)["bytes"] == \
+        baseline.copy_out(conninfo, org_id, 500)["bytes"]
+
+
 @pytest.mark.slow  # a whole benchmark run: gunicorn, a worker, import and export
 def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, settings, tmp_path,
                                                            monkeypatch):
@@ -64,7 +86,8 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     saved = json.loads(out.read_text())
     assert saved["rows"] == 1000 and saved["import"]["status"] == "succeeded"
     assert saved["export_job"]["status"] == "succeeded"
-    for key in ("anchor_copy_in", "anchor_copy_out", "get_export"):
+    for key in ("anchor_copy_in", "anchor_copy_out", "anchor_tenant_copy_in",
+                "anchor_tenant_copy_out", "get_export"):
         assert saved[key]["rows_per_s"] > 0
     assert saved["import"]["ratio_to_copy"] > 0 and saved["import"]["poll_median_ms"] > 0
     assert saved["peak_rss"]["worker"]["largest_process_mb"] > 0
@@ -72,6 +95,8 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     # the export job's own run, the export anchor on the imported rows, CPU per imported row
     assert 0 < saved["export_job"]["run_s"] <= saved["export_job"]["with_download_s"]
     assert len(saved["anchor_copy_out"]["runs_rows_per_s"]) == 2
+    assert saved["import"]["ratio_to_tenant_copy"] > 0
+    assert saved["get_export"]["ratio_to_tenant_copy_out"] > 0
     cpu = saved["import"]["cpu_us_per_row"]
     assert cpu["worker"] > 0 and cpu["machine"] > 0
 
