@@ -254,7 +254,8 @@ def _fastest(runs: list[dict]) -> dict:
 
 
 def _database_mb(conninfo: str) -> dict[str, float]:
-    """What Postgres holds at the end (both organizations: the anchor's rows and the import's)."""
+    """What Postgres holds at the end (three organizations: both anchors' rows and the
+    import's)."""
     with psycopg.connect(conninfo) as conn:
         database = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
         tables = conn.execute(
@@ -274,7 +275,7 @@ def _print(r: dict) -> None:
          f"{r['anchor_tenant_copy_in']['rows_per_s']:,.0f} rows/s"),
         ("import end to end (HTTP → succeeded)",
          f"{r['import']['rows_per_s']:,.0f} rows/s = {r['import']['ratio_to_copy']:.2f}× COPY "
-         f"= {r['import']['ratio_to_tenant_copy']:.2f}× tenant COPY [{r['import']['status']}]"),
+         f"= {r['import']['ratio_to_tenant_copy']:.2f}× tenant anchor [{r['import']['status']}]"),
         ("  time to first progress (rows applied)",
          f"{r['import']['first_progress_s'] or 0:.2f} s"),
         ("  time to first visible progress (rows read)",

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from shared.bundle import import_job
 from shared.config import get_settings
 from shared.jobs.dispatch import IMPORT_BATCH_TASK
-from shared.jobs.interrupts import raised_while_exiting
+from shared.jobs.interrupts import reraise_if_exiting
 from shared.jobs.runner import RunOutcome
 from shared.services.job_sweeper import sweep_stale_jobs
 from worker.app import celery_app
@@ -28,10 +28,10 @@ def import_batch(self, job_id: str, batch_id: int) -> str:
         # or a dead worker whose connection Postgres has not dropped yet
         raise self.retry(exc=exc, countdown=2) from exc
     except sa.exc.OperationalError as exc:  # deadlock, lost connection: the batch rolled back
+        reraise_if_exiting(exc)  # a stopped process: the batch rolled back, redelivered
         raise self.retry(exc=exc, countdown=2) from exc
     except Exception as exc:  # a bug or data the validator let through: fail loudly, not forever
-        if raised_while_exiting(exc):
-            raise  # the process is being stopped: the batch rolled back, a redelivery resumes
+        reraise_if_exiting(exc)
         log.exception("import batch %s of job %s failed", batch_id, job_id)
         import_job.fail_batch(uuid.UUID(job_id), int(batch_id), exc)
         return RunOutcome.FAILED

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from shared import db
+from shared.jobs.interrupts import reraise_if_exiting
 
 log = logging.getLogger("drippulse.jobs")
 
@@ -39,7 +40,8 @@ def send_run(enqueue: Enqueue, kind: str, job_id: uuid.UUID | str, *,
 def send_quietly(enqueue: Enqueue, name: str, args: list) -> None:
     try:
         enqueue(name, args)
-    except Exception:  # the broker is down: the sweeper re-sends what stays unprocessed
+    except Exception as exc:  # the broker is down: the sweeper re-sends what stays unprocessed
+        reraise_if_exiting(exc)
         log.warning("could not enqueue %s %s; the sweeper will", name, args, exc_info=True)
 
 

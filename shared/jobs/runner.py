@@ -17,7 +17,7 @@ from shared import db
 from shared.config import get_settings
 from shared.jobs import lifecycle
 from shared.jobs.dispatch import Enqueue
-from shared.jobs.interrupts import raised_while_exiting
+from shared.jobs.interrupts import reraise_if_exiting
 from shared.jobs.kinds import Ending, JobFailed, kind_of
 from shared.jobs.status import FINISHED, JobStatus
 from shared.models import jobs
@@ -67,12 +67,13 @@ def _run(kind, job, enqueue: Enqueue) -> Ending | None:
     try:
         return kind.run(job, enqueue)
     except JobFailed as exc:
+        reraise_if_exiting(exc)  # an unreadable upload, or a read cut short by a stop?
         return Ending(JobStatus.FAILED, exc.error)
-    except sa.exc.OperationalError:
+    except sa.exc.OperationalError as exc:
+        reraise_if_exiting(exc)
         raise  # the database went away: a later delivery (or the sweeper) resumes
     except Exception as exc:  # noqa: BLE001 - a bug must end the job, not leave it running
-        if raised_while_exiting(exc):
-            raise  # the worker is being stopped: a later delivery (or the sweeper) resumes
+        reraise_if_exiting(exc)  # the worker is being stopped: the next one resumes
         log.exception("%s job %s failed", kind.name, job.id)
         # the message names the exception type only: its text can quote SQL and row data
         return Ending(JobStatus.FAILED, {"code": kind.failure_code, "message": (

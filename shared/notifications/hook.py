@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from shared import db
 from shared.jobs.dispatch import DELIVER_WEBHOOK_TASK, Enqueue, send_quietly
+from shared.jobs.interrupts import reraise_if_exiting
 from shared.notifications import deliveries
 
 log = logging.getLogger("drippulse.notifications")
@@ -32,7 +33,8 @@ def job_finished(conn: sa.Connection, job_id: uuid.UUID) -> None:
     try:
         with conn.begin_nested():
             ids = deliveries.create_for_job(conn, job_id)
-    except Exception:
+    except Exception as exc:
+        reraise_if_exiting(exc)  # a stopped process: the job's end rolls back and is redone
         log.exception("could not queue webhook deliveries for job %s", job_id)
         return
     if ids:

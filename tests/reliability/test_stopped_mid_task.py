@@ -1,11 +1,14 @@
-"""A worker stopped in the middle of a task does not fail the job it was working on.
+"""A worker stopped in the middle of a task does not fail the job it was working on, and the
+task goes back to the queue.
 
-`kill -TERM` of a worker's process group turns into SystemExit inside the running task (the
-pool process's signal handler). The cleanup on the way out can itself fail on a connection left
-mid-statement — a rollback while a COPY is still open raises ProgrammingError, one while a query
-is still running raises OperationalError — and that error replaces the SystemExit. These tests
-raise exactly that chain inside the real task functions and check that the job is left to be
-resumed (and then imports every row once), not ended as failed.
+`kill -TERM -pgid` turns into SystemExit inside the running task (the pool process's signal
+handler). The cleanup on the way out can itself fail on a connection left mid-statement — a
+rollback while a COPY is still open raises ProgrammingError, one while a query still runs raises
+OperationalError — and that error replaces the SystemExit. These tests raise exactly that chain
+inside the real task functions, run through Celery's own tracer (`Task.apply`): the stop must
+come out as a SystemExit (a plain exception would be recorded as the task's failure and the
+message acknowledged, never redelivered), the job must stay running, and the next delivery
+imports every row once.
 """
 from __future__ import annotations
 
@@ -22,20 +25,30 @@ from shared.bundle import import_job
 from shared.bundle.upload import submit_import
 from shared.jobs import runner as job_runner
 from shared.jobs.dispatch import IMPORT_BATCH_TASK
-from shared.jobs.interrupts import raised_while_exiting
+from shared.jobs.interrupts import reraise_if_exiting
+from shared.jobs.kinds import JobFailed
 from shared.services import jobs as job_service
 from tests.bundles.helpers import bundle, rows
 from tests.conftest import replace_settings
 
+STOP_CODE = -241  # billiard's SIGTERM handler: sys.exit(-(256 - 15))
 
-def _stopped_during_cleanup(*_args, **_kwargs):
-    """What a stopped pool process raises: SystemExit, replaced by its cleanup's own error."""
-    try:
-        raise SystemExit(-241)  # billiard's SIGTERM handler: sys.exit(-(256 - 15))
-    finally:
-        raise sa.exc.ProgrammingError(  # noqa: B012 - the replacement is the point
-            "ROLLBACK TO SAVEPOINT sa_savepoint_1", {},
-            psycopg.ProgrammingError("COPY cannot be used with this method"))
+
+def _stopped_during_cleanup(replacement: Exception):
+    def raise_it(*_args, **_kwargs):
+        try:
+            raise SystemExit(STOP_CODE)
+        finally:
+            raise replacement  # noqa: B012 - the cleanup's error replacing the stop is the point
+    return raise_it
+
+
+ROLLBACK_MID_COPY = sa.exc.ProgrammingError(
+    "ROLLBACK TO SAVEPOINT sa_savepoint_1", {},
+    psycopg.ProgrammingError("COPY cannot be used with this method"))
+ROLLBACK_MID_QUERY = sa.exc.OperationalError(
+    "ROLLBACK", {}, psycopg.OperationalError("another command is already in progress"))
+UPLOAD_READ_CUT = JobFailed("invalid_gzip", "the gzip upload cannot be read")
 
 
 class Queue:
@@ -76,15 +89,19 @@ def _run_batches(queue: Queue) -> None:
             import_job.run_batch(batch_id, queue)
 
 
-def test_the_chain_is_recognised():
+def test_the_stop_is_raised_again_and_anything_else_is_left_alone():
     with pytest.raises(sa.exc.ProgrammingError) as caught:
-        _stopped_during_cleanup()
-    assert raised_while_exiting(caught.value)
-    assert not raised_while_exiting(sa.exc.ProgrammingError("SELECT", {}, ValueError("bug")))
+        _stopped_during_cleanup(ROLLBACK_MID_COPY)()
+    with pytest.raises(SystemExit) as stop:
+        reraise_if_exiting(caught.value)
+    assert stop.value.code == STOP_CODE and stop.value.__cause__ is caught.value
+    reraise_if_exiting(sa.exc.ProgrammingError("SELECT", {}, ValueError("a bug")))  # returns
 
 
-def test_a_batch_task_stopped_mid_write_leaves_the_job_to_resume(org, small_batches,
-                                                                  monkeypatch):
+@pytest.mark.parametrize("replacement", [ROLLBACK_MID_COPY, ROLLBACK_MID_QUERY],
+                         ids=["mid-copy", "mid-query"])
+def test_a_batch_task_stopped_mid_write_goes_back_to_the_queue(org, small_batches, monkeypatch,
+                                                               replacement):
     from worker.import_tasks import import_batch
 
     queue = Queue()
@@ -92,29 +109,33 @@ def test_a_batch_task_stopped_mid_write_leaves_the_job_to_resume(org, small_batc
     assert job_runner.run_job(job_id, queue) == "running"
     first, *rest = queue.take_batches()
     with monkeypatch.context() as patched:
-        patched.setattr(bundle_apply, "write_rows", _stopped_during_cleanup)
-        with pytest.raises(sa.exc.ProgrammingError):  # propagates: the delivery is not acked
-            import_batch(str(job_id), first)
+        patched.setattr(bundle_apply, "write_rows", _stopped_during_cleanup(replacement))
+        with pytest.raises(SystemExit):  # through the tracer to the pool: not a task failure
+            import_batch.apply(args=[str(job_id), first])
     assert _status(org, job_id) == "running"
     # the broker redelivers the batch to the next worker
-    import_batch(str(job_id), first)
-    for batch_id in rest:
-        import_batch(str(job_id), batch_id)
+    for batch_id in (first, *rest):
+        assert import_batch.apply(args=[str(job_id), batch_id]).get() in ("applied", "done")
     _run_batches(queue)
     assert _status(org, job_id) == "succeeded"
     assert sorted(r["public_id"] for r in rows(org, "accounts")) == sorted(
         f"acct_stop{i}" for i in range(7))
 
 
-def test_a_job_run_stopped_mid_spool_leaves_the_job_to_resume(org, small_batches, monkeypatch):
+@pytest.mark.parametrize("replacement", [ROLLBACK_MID_COPY, UPLOAD_READ_CUT],
+                         ids=["mid-copy", "upload-read-cut"])
+def test_a_job_run_stopped_mid_spool_goes_back_to_the_queue(org, small_batches, monkeypatch,
+                                                            replacement):
+    from worker.job_tasks import RUN_TASKS
+
     queue = Queue()
     job_id = _submit(org, 4, queue)
     with monkeypatch.context() as patched:
-        patched.setattr(import_job, "spool_job", _stopped_during_cleanup)
-        with pytest.raises(sa.exc.ProgrammingError):
-            job_runner.run_job(job_id, queue)
+        patched.setattr(import_job, "spool_job", _stopped_during_cleanup(replacement))
+        with pytest.raises(SystemExit):
+            RUN_TASKS["import"].apply(args=[str(job_id)])
     assert _status(org, job_id) == "running"
-    # the stale-job sweep hands the job to the next worker
+    # the next worker (a redelivery, or the stale-job sweep) resumes it
     assert job_runner.run_job(job_id, queue, stalled=True) == "running"
     _run_batches(queue)
     assert _status(org, job_id) == "succeeded"
@@ -132,5 +153,5 @@ def test_a_real_bug_still_fails_the_job(org, small_batches, monkeypatch):
         raise sa.exc.ProgrammingError("INSERT", {}, psycopg.ProgrammingError("a bug"))
 
     monkeypatch.setattr(bundle_apply, "write_rows", broken)
-    assert import_batch(str(job_id), queue.take_batches()[0]) == "failed"
+    assert import_batch.apply(args=[str(job_id), queue.take_batches()[0]]).get() == "failed"
     assert _status(org, job_id) == "failed"
