@@ -234,18 +234,33 @@ class Sweeper(threading.Thread):
         self.join(30)
 
 
-class PoisonWorker(WorkerProcess):
-    """A worker whose pool process kill -9s itself when it starts an attempt of
-    DP_TEST_POISON_JOB (see poison_worker.py)."""
+class ModuleWorker(WorkerProcess):
+    """A worker started from a test module that patches the product before the CLI runs."""
 
-    def start(self) -> PoisonWorker:
+    module = ""
+
+    def start(self) -> ModuleWorker:
         import subprocess
         import sys
 
         from tests.conftest import REPO, settings_env
 
         env = settings_env(self.settings) | self.extra_env
-        cmd = [sys.executable, "-m", "tests.reliability.poison_worker", "worker",
+        cmd = [sys.executable, "-m", self.module, "worker",
                "--concurrency", str(self.concurrency), "--loglevel", "WARNING"]
         self.proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True)
         return self
+
+
+class PoisonWorker(ModuleWorker):
+    """A worker whose pool process kill -9s itself when it starts an attempt of
+    DP_TEST_POISON_JOB (see poison_worker.py)."""
+
+    module = "tests.reliability.poison_worker"
+
+
+class StoppingWorker(ModuleWorker):
+    """A worker whose pool process is stopped once while writing a batch of DP_TEST_STOP_JOB,
+    its cleanup failing on the way out (see stopping_worker.py)."""
+
+    module = "tests.reliability.stopping_worker"

@@ -155,3 +155,22 @@ def test_a_real_bug_still_fails_the_job(org, small_batches, monkeypatch):
     monkeypatch.setattr(bundle_apply, "write_rows", broken)
     assert import_batch.apply(args=[str(job_id), queue.take_batches()[0]]).get() == "failed"
     assert _status(org, job_id) == "failed"
+
+
+# a real worker; no stale-job sweep runs, so only the broker's redelivery can finish the job
+@pytest.mark.slow
+def test_a_real_worker_stopped_mid_batch_gets_the_batch_redelivered(client, org, workers,
+                                                                    tmp_path):
+    from tests.reliability import harness as h
+
+    bundle_rows = h.make_bundle({"accounts": 300, "contacts": 300, "opportunities": 100,
+                                 "leads": 100, "activities": 100})
+    job_id = h.submit(client, org, h.encode(bundle_rows))
+    mark = tmp_path / "stopped"
+    workers.env.update({"DP_TEST_STOP_JOB": str(job_id), "DP_TEST_STOP_MARK": str(mark)})
+    worker = workers.start(concurrency=1, cls=h.StoppingWorker)
+    finished = h.wait_finished(job_id, timeout=120)
+    assert mark.exists(), "the pool process was never stopped: the test proved nothing"
+    assert finished.status == "succeeded", finished.error
+    h.assert_imported_exactly(uuid.UUID(org["organization_id"]), job_id, bundle_rows)
+    assert worker.proc.poll() is None  # the worker replaced its stopped pool process
