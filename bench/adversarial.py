@@ -25,10 +25,7 @@ from datetime import datetime
 import orjson
 import requests
 
-from bench import processes
-from bench.harness import bench_environment
-from bench.run import _wait_http
-from drippulse.proc import free_port
+from bench.harness import bench_environment, start_platform
 from shared.services import organizations
 
 MIB = 1024 * 1024
@@ -174,13 +171,9 @@ def run(budget: float) -> dict:
         hostile = organizations.create_organization("hostile")
         victim = organizations.create_organization("victim")
         h_key, v_key = hostile["api_key"], victim["api_key"]
-        port = free_port()
-        api = processes.api_server(bench.env, port, bench.work / "api.log")
-        bench.children.append(api)
-        wrk = processes.worker(bench.env, 2, bench.work / "worker.log")
-        bench.children.append(wrk)
-        _wait_http(f"http://127.0.0.1:{port}/healthz")
-        c = Client(f"http://127.0.0.1:{port}", time.monotonic() + budget)
+        services = start_platform(bench)
+        api, wrk = services.api, services.worker
+        c = Client(services.base, time.monotonic() + budget)
 
         first = _import(c, v_key, orjson.dumps({"version": 1, "accounts": [
             {"public_id": "acct_v0", "name": "victim"}]}), gz=False).json()

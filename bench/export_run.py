@@ -16,10 +16,9 @@ import uuid
 import psycopg
 import requests
 
-from bench import baseline, processes
-from bench.harness import BenchEnv, bench_environment, conninfo
-from bench.run import _follow, _wait_http
-from drippulse.proc import free_port
+from bench import baseline
+from bench.harness import BenchEnv, bench_environment, conninfo, start_platform
+from bench.run import _follow
 from shared.services import organizations
 
 
@@ -38,7 +37,7 @@ def run(rows: int, repeat: int = 1) -> dict:
 
 
 def _measure(bench: BenchEnv, rows: int, repeat: int) -> dict:
-    db_url, env, work, children = bench.db_url, bench.env, bench.work, bench.children
+    db_url, children = bench.db_url, bench.children
     org = organizations.create_organization("export bench")
     org_id = uuid.UUID(org["organization_id"])
     baseline.copy_in(conninfo(db_url), org_id, rows)
@@ -50,13 +49,8 @@ def _measure(bench: BenchEnv, rows: int, repeat: int) -> dict:
     anchor = max((baseline.copy_out(conninfo(db_url), org_id, rows) for _ in range(repeat)),
                  key=lambda a: a["rows_per_s"])
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    api = processes.api_server(env, port, work / "api.log")
-    children.append(api)
-    wrk = processes.worker(env, 2, work / "worker.log")
-    children.append(wrk)
-    _wait_http(base + "/healthz")
+    services = start_platform(bench)
+    base, api, wrk = services.base, services.api, services.worker
     headers = {"Authorization": f"Bearer {org['api_key']}"}
 
     result: dict = {"rows": rows, "copy_out_rows_per_s": round(anchor["rows_per_s"])}

@@ -6,15 +6,18 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import requests
 import sqlalchemy as sa
 
 from bench import processes
+from drippulse.proc import free_port
 from shared import config, migrate
 from shared.db import dispose_engines, normalize_url
 
@@ -75,3 +78,37 @@ def bench_environment(prefix: str = "dp-bench-",
         dispose_engines()
         drop_database(db_url)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:  # refused or still booting (read timeout)
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@dataclass
+class Platform:
+    base: str  # http://127.0.0.1:<port>
+    api: processes.Child
+    worker: processes.Child
+
+
+def start_platform(bench: BenchEnv, concurrency: int = 2,
+                   profile_to: Path | None = None) -> Platform:
+    """gunicorn and a Celery worker on the run's database, stopped with the environment;
+    returns once the API answers /healthz."""
+    port = free_port()
+    api = processes.api_server(bench.env, port, bench.work / "api.log")
+    bench.children.append(api)
+    wrk = processes.worker(bench.env, concurrency, bench.work / "worker.log",
+                           profile_to=profile_to)
+    bench.children.append(wrk)
+    services = Platform(f"http://127.0.0.1:{port}", api, wrk)
+    wait_http(services.base + "/healthz")
+    return services

@@ -23,22 +23,9 @@ import requests
 
 from bench import baseline, harness, processes
 from bench.generate import write_bundle
-from bench.harness import BenchEnv, bench_environment
-from drippulse.proc import free_port
+from bench.harness import BenchEnv, bench_environment, start_platform
 from shared import config
 from shared.services import organizations
-
-
-def _wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:  # refused or still booting (read timeout)
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _follow(base: str, headers: dict, job_path: str) -> dict:
@@ -115,7 +102,7 @@ def run(rows: int, out: Path | None, profile: bool, concurrency: int,
 
 def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
              concurrency: int) -> dict:
-    db_url, env, work, children = bench.db_url, bench.env, bench.work, bench.children
+    db_url, work, children = bench.db_url, bench.work, bench.children
     anchor_org = organizations.create_organization("bench anchor")
     import_org = organizations.create_organization("bench import")
     tenant_anchor_org = organizations.create_organization("bench tenant anchor")
@@ -131,14 +118,9 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
         conninfo, uuid.UUID(tenant_anchor_org["organization_id"]), rows,
         config.get_settings().batch_size)
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    api = processes.api_server(env, port, work / "api.log")
-    children.append(api)
-    wrk = processes.worker(env, concurrency, work / "worker.log",
-                           profile_to=work / "profile.txt" if profile else None)
-    children.append(wrk)
-    _wait_http(base + "/healthz")
+    services = start_platform(bench, concurrency,
+                              profile_to=work / "profile.txt" if profile else None)
+    base, api, wrk = services.base, services.api, services.worker
     headers = {"Authorization": f"Bearer {import_org['api_key']}"}
 
     disk = processes.PeakDisk(work / "data")  # the upload, spool and export files

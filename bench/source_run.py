@@ -19,11 +19,8 @@ from pathlib import Path
 
 import requests
 
-from bench import processes
-from bench.harness import bench_environment
-from bench.run import _wait_http
+from bench.harness import bench_environment, start_platform
 from bench.source_files import write_bundle, write_csv_zip, write_salesforce_zip
-from drippulse.proc import free_port
 from shared.services import organizations
 
 # kind → (writer, upload file, query string, content type)
@@ -44,12 +41,8 @@ def _import(kind: str, rows: int) -> dict:
         t0 = time.perf_counter()
         writer(upload, rows)
         generated_s = time.perf_counter() - t0
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        api = processes.api_server(bench.env, port, bench.work / "api.log")
-        wrk = processes.worker(bench.env, 2, bench.work / "worker.log")
-        bench.children += [api, wrk]
-        _wait_http(base + "/healthz")
+        services = start_platform(bench)
+        base, api, wrk = services.base, services.api, services.worker
         headers = {"Authorization": f"Bearer {org['api_key']}"}
         started = time.perf_counter()
         with open(upload, "rb") as body:

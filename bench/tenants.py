@@ -36,11 +36,8 @@ from pathlib import Path
 
 import requests
 
-from bench import processes
 from bench.generate import write_bundle
-from bench.harness import BenchEnv, bench_environment
-from bench.run import _wait_http
-from drippulse.proc import free_port
+from bench.harness import BenchEnv, bench_environment, start_platform
 from shared import config
 from shared.services import organizations
 
@@ -153,12 +150,8 @@ def _measure(bench: BenchEnv, tenants: int, tenant_rows: int, timeout_s: float) 
     bundle = bench.work / "bundle.json"
     write_bundle(bundle, tenant_rows)
     orgs = [organizations.create_organization(f"tenant {i:02d}") for i in range(tenants)]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    api = processes.api_server(bench.env, port, bench.work / "api.log")
-    wrk = processes.worker(bench.env, 2, bench.work / "worker.log")
-    bench.children += [api, wrk]
-    _wait_http(base + "/healthz")
+    services = start_platform(bench)
+    base, api, wrk = services.base, services.api, services.worker
 
     runs = [Tenant(f"tenant {i:02d}", org["api_key"]) for i, org in enumerate(orgs)]
     start = threading.Barrier(tenants)  # every POST leaves at the same moment
