@@ -7,6 +7,8 @@ import orjson
 import sqlalchemy as sa
 
 from shared import db
+from shared.bundle import import_job
+from shared.jobs.dispatch import IMPORT_BATCH_TASK
 from shared.jobs.status import FINISHED
 from tests.conftest import wait_for
 
@@ -61,3 +63,23 @@ def scalar(org, sql: str, **params):
 
 def counts(job: dict, plural: str) -> dict:
     return job["progress"][plural]
+
+
+class LocalQueue:
+    """The import's messages kept in a list instead of Celery; `drain` applies the batches in
+    this process, in order, with what they enqueue next."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list]] = []
+
+    def __call__(self, name: str, args: list) -> None:
+        self.messages.append((name, args))
+
+    def batches(self) -> list[int]:
+        return [args[1] for name, args in self.messages if name == IMPORT_BATCH_TASK]
+
+    def drain(self) -> None:
+        while self.messages:
+            name, args = self.messages.pop(0)
+            if name == IMPORT_BATCH_TASK:
+                import_job.run_batch(args[1], self)

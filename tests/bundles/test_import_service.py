@@ -16,27 +16,9 @@ from shared.bundle.apply import apply_batch
 from shared.bundle.tables import import_batches
 from shared.bundle.upload import submit_import
 from shared.jobs import runner as job_runner
-from shared.jobs.dispatch import IMPORT_BATCH_TASK
 from shared.services import jobs as job_service
-from tests.bundles.helpers import bundle, rows, scalar
+from tests.bundles.helpers import LocalQueue, bundle, rows, scalar
 from tests.conftest import replace_settings, wait_for
-
-
-class LocalQueue:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list]] = []
-
-    def __call__(self, name: str, args: list) -> None:
-        self.messages.append((name, args))
-
-    def batches(self) -> list[int]:
-        return [args[1] for name, args in self.messages if name == IMPORT_BATCH_TASK]
-
-    def drain(self) -> None:
-        while self.messages:
-            name, args = self.messages.pop(0)
-            if name == IMPORT_BATCH_TASK:
-                import_job.run_batch(args[1], self)
 
 
 @pytest.fixture

@@ -4,52 +4,26 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import threading
 import time
 
 from api.app import create_app
-from shared.services import organizations
 from tests.conftest import replace_settings
+from tests.hardening.sign_in import PASSWORD, form_token, member, own_address, sign_in
 
-PASSWORD = "correct horse battery"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 THROTTLED = "Too many failed sign-in attempts"
 
 
-def _member() -> str:
-    """A fresh organization with a dashboard user; the user's email."""
-    email = f"limits-{secrets.token_hex(4)}@example.com"
-    organizations.create_organization(f"Limits {secrets.token_hex(3)}", admin_email=email,
-                                      admin_password=PASSWORD)
-    return email
-
-
-def _address() -> str:
-    # an address of the test's own, so no other test's failures count against it
-    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
-
-
-def _form_token(client) -> str:
-    return CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-
-
-def _sign_in(client, email: str, password: str, address: str, token: str | None = None):
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": token or _form_token(client)},
-                       environ_base={"REMOTE_ADDR": address})
-
-
 def test_a_parallel_burst_of_wrong_passwords_gets_five_checks_and_the_rest_429(app):
-    email, address, burst = _member(), _address(), 12
+    email, address, burst = member("limits"), own_address(), 12
     clients = [app.test_client() for _ in range(burst)]
-    tokens = [_form_token(c) for c in clients]
+    tokens = [form_token(c) for c in clients]
     start = threading.Barrier(burst)
     statuses: list[int] = []
 
     def guess(client, token) -> None:
         start.wait()
-        statuses.append(_sign_in(client, email, "wrong password", address, token).status_code)
+        statuses.append(sign_in(client, email, "wrong password", address, token).status_code)
 
     threads = [threading.Thread(target=guess, args=pair) for pair in zip(clients, tokens, strict=True)]
     for thread in threads:
@@ -59,83 +33,83 @@ def test_a_parallel_burst_of_wrong_passwords_gets_five_checks_and_the_rest_429(a
     assert sorted(statuses) == [401] * 5 + [429] * (burst - 5)
 
     # the right password from that address is refused too, without a check, with a wait
-    blocked = _sign_in(app.test_client(), email, PASSWORD, address)
+    blocked = sign_in(app.test_client(), email, PASSWORD, address)
     assert blocked.status_code == 429
     assert THROTTLED in blocked.get_data(as_text=True)
     assert 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
     # someone else signing in from the same address is not held up by those failures
-    other = _sign_in(app.test_client(), _member(), PASSWORD, address)
+    other = sign_in(app.test_client(), member("limits"), PASSWORD, address)
     assert other.status_code == 302
 
 
 def test_a_browser_that_signed_in_before_is_not_locked_out_by_its_proxy_neighbour(app):
-    email, proxy = _member(), _address()  # everyone behind the proxy has its address
+    email, proxy = member("limits"), own_address()  # everyone behind the proxy has its address
     user = app.test_client()
-    assert _sign_in(user, email, PASSWORD, proxy).status_code == 302
+    assert sign_in(user, email, PASSWORD, proxy).status_code == 302
     user.post("/logout", data={"csrf_token": _csrf_of_signed_in_page(user)})
 
     attacker = app.test_client()
     for _ in range(5):
-        assert _sign_in(attacker, email, "guess", proxy).status_code == 401
-    assert _sign_in(attacker, email, "guess", proxy).status_code == 429
+        assert sign_in(attacker, email, "guess", proxy).status_code == 401
+    assert sign_in(attacker, email, "guess", proxy).status_code == 429
     # a made-up device cookie is no way around it
     attacker.set_cookie("drippulse_device", "forged.cookie", path="/login")
-    assert _sign_in(attacker, email, PASSWORD, proxy).status_code == 429
+    assert sign_in(attacker, email, PASSWORD, proxy).status_code == 429
 
     # the real user's browser, same address, same email: signs in
-    assert _sign_in(user, email, PASSWORD, proxy).status_code == 302
+    assert sign_in(user, email, PASSWORD, proxy).status_code == 302
 
 
 def test_guessing_one_email_from_many_addresses_stops_at_its_budget(app):
-    email = _member()
+    email = member("limits")
     # sequential on purpose: the email's budget counts failures (tested before the check,
     # charged after it), so a parallel burst could overshoot it by the guesses in flight
-    statuses = [_sign_in(app.test_client(), email, "", address).status_code
-                for address in [_address() for _ in range(5)] for _ in range(5)]
+    statuses = [sign_in(app.test_client(), email, "", address).status_code
+                for address in [own_address() for _ in range(5)] for _ in range(5)]
     # 5 addresses × 5 attempts: the email's own budget (20 failures an hour) ends the fifth
     # address' turn
     assert statuses == [401] * 20 + [429] * 5
-    assert _sign_in(app.test_client(), email, PASSWORD, _address()).status_code == 429
+    assert sign_in(app.test_client(), email, PASSWORD, own_address()).status_code == 429
 
 
 def test_successful_sign_ins_from_new_browsers_spend_nothing_of_the_emails_budget(app):
-    email = _member()
+    email = member("limits")
     # more than the email's 20 an hour, each from a browser new to it (no device cookie) at an
     # address of its own: none was a failure, so none is refused
-    statuses = [_sign_in(app.test_client(), email, PASSWORD, _address()).status_code
+    statuses = [sign_in(app.test_client(), email, PASSWORD, own_address()).status_code
                 for _ in range(25)]
     assert statuses == [302] * 25
-    assert _sign_in(app.test_client(), email, "wrong", _address()).status_code == 401
+    assert sign_in(app.test_client(), email, "wrong", own_address()).status_code == 401
 
 
 def test_wrong_guesses_lock_new_browsers_out_until_the_user_signs_in(app):
-    email, user = _member(), app.test_client()
-    assert _sign_in(user, email, PASSWORD, _address()).status_code == 302
+    email, user = member("limits"), app.test_client()
+    assert sign_in(user, email, PASSWORD, own_address()).status_code == 302
     user.post("/logout", data={"csrf_token": _csrf_of_signed_in_page(user)})
 
     # 20 wrong guesses from 20 addresses: the email's budget for new browsers is spent
-    assert [_sign_in(app.test_client(), email, "guess", _address()).status_code
+    assert [sign_in(app.test_client(), email, "guess", own_address()).status_code
             for _ in range(20)] == [401] * 20
-    refused = _sign_in(app.test_client(), email, PASSWORD, _address())
+    refused = sign_in(app.test_client(), email, PASSWORD, own_address())
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 3600
     # the user's own browser is not held up, and its sign-in gives new browsers their budget back
-    assert _sign_in(user, email, PASSWORD, _address()).status_code == 302
-    assert _sign_in(app.test_client(), email, PASSWORD, _address()).status_code == 302
+    assert sign_in(user, email, PASSWORD, own_address()).status_code == 302
+    assert sign_in(app.test_client(), email, PASSWORD, own_address()).status_code == 302
 
 
 def test_spraying_many_emails_from_one_address_stops_at_its_budget(app):
-    address, email, user = _address(), _member(), app.test_client()
-    assert _sign_in(user, email, PASSWORD, address).status_code == 302
+    address, email, user = own_address(), member("limits"), app.test_client()
+    assert sign_in(user, email, PASSWORD, address).status_code == 302
     user.post("/logout", data={"csrf_token": _csrf_of_signed_in_page(user)})
 
-    statuses = [_sign_in(app.test_client(), f"spray-{n}@example.com", "", address).status_code
+    statuses = [sign_in(app.test_client(), f"spray-{n}@example.com", "", address).status_code
                 for n in range(101)]
     assert statuses == [401] * 100 + [429]
     # a browser new to its email waits too at that address (the price of a spray budget) ...
-    assert _sign_in(app.test_client(), _member(), PASSWORD, address).status_code == 429
+    assert sign_in(app.test_client(), member("limits"), PASSWORD, address).status_code == 429
     # ... one that has signed in as its email before does not
-    assert _sign_in(user, email, PASSWORD, address).status_code == 302
+    assert sign_in(user, email, PASSWORD, address).status_code == 302
 
 
 def test_the_request_budget_answers_429_for_one_organization_only(
@@ -174,11 +148,11 @@ def test_with_redis_down_requests_pass_and_sign_ins_stay_bounded(org, fresh_sett
     assert [r.name for r in caplog.records if r.name == "api.ratelimit"] == ["api.ratelimit"]
 
     # sign-in budgets are kept in the process meanwhile: guessing is still cut off
-    email, address = _member(), _address()
+    email, address = member("limits"), own_address()
     for _ in range(5):
-        assert _sign_in(app.test_client(), email, "guess", address).status_code == 401
-    assert _sign_in(app.test_client(), email, "guess", address).status_code == 429
-    assert _sign_in(app.test_client(), _member(), PASSWORD, address).status_code == 302
+        assert sign_in(app.test_client(), email, "guess", address).status_code == 401
+    assert sign_in(app.test_client(), email, "guess", address).status_code == 429
+    assert sign_in(app.test_client(), member("limits"), PASSWORD, address).status_code == 302
 
 
 def _csrf_of_signed_in_page(client) -> str:

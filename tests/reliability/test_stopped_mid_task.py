@@ -24,11 +24,10 @@ from shared.bundle import apply as bundle_apply
 from shared.bundle import import_job
 from shared.bundle.upload import submit_import
 from shared.jobs import runner as job_runner
-from shared.jobs.dispatch import IMPORT_BATCH_TASK
 from shared.jobs.interrupts import reraise_if_exiting
 from shared.jobs.kinds import JobFailed
 from shared.services import jobs as job_service
-from tests.bundles.helpers import bundle, rows
+from tests.bundles.helpers import LocalQueue, bundle, rows
 from tests.conftest import replace_settings
 
 STOP_CODE = -241  # billiard's SIGTERM handler: sys.exit(-(256 - 15))
@@ -51,25 +50,12 @@ ROLLBACK_MID_QUERY = sa.exc.OperationalError(
 UPLOAD_READ_CUT = JobFailed("invalid_gzip", "the gzip upload cannot be read")
 
 
-class Queue:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list]] = []
-
-    def __call__(self, name: str, args: list) -> None:
-        self.messages.append((name, args))
-
-    def take_batches(self) -> list[int]:
-        batches = [args[1] for name, args in self.messages if name == IMPORT_BATCH_TASK]
-        self.messages.clear()
-        return batches
-
-
 @pytest.fixture
 def small_batches(fresh_settings):
     return replace_settings(fresh_settings, batch_size=3)
 
 
-def _submit(org, accounts: int, queue: Queue) -> uuid.UUID:
+def _submit(org, accounts: int, queue: LocalQueue) -> uuid.UUID:
     body = bundle(accounts=[{"public_id": f"acct_stop{i}", "name": f"Account {i}"}
                             for i in range(accounts)])
     job, _ = submit_import(uuid.UUID(org["organization_id"]), "test",
@@ -81,12 +67,6 @@ def _submit(org, accounts: int, queue: Queue) -> uuid.UUID:
 
 def _status(org, job_id: uuid.UUID) -> str:
     return job_service.get_job(uuid.UUID(org["organization_id"]), job_id).status
-
-
-def _run_batches(queue: Queue) -> None:
-    while batches := queue.take_batches():
-        for batch_id in batches:
-            import_job.run_batch(batch_id, queue)
 
 
 def test_the_stop_is_raised_again_and_anything_else_is_left_alone():
@@ -104,10 +84,11 @@ def test_a_batch_task_stopped_mid_write_goes_back_to_the_queue(org, small_batche
                                                                replacement):
     from worker.import_tasks import import_batch
 
-    queue = Queue()
+    queue = LocalQueue()
     job_id = _submit(org, 7, queue)
     assert job_runner.run_job(job_id, queue) == "running"
-    first, *rest = queue.take_batches()
+    first, *rest = queue.batches()
+    queue.messages.clear()
     with monkeypatch.context() as patched:
         patched.setattr(bundle_apply, "write_rows", _stopped_during_cleanup(replacement))
         with pytest.raises(SystemExit):  # through the tracer to the pool: not a task failure
@@ -116,7 +97,7 @@ def test_a_batch_task_stopped_mid_write_goes_back_to_the_queue(org, small_batche
     # the broker redelivers the batch to the next worker
     for batch_id in (first, *rest):
         assert import_batch.apply(args=[str(job_id), batch_id]).get() in ("applied", "done")
-    _run_batches(queue)
+    queue.drain()
     assert _status(org, job_id) == "succeeded"
     assert sorted(r["public_id"] for r in rows(org, "accounts")) == sorted(
         f"acct_stop{i}" for i in range(7))
@@ -128,7 +109,7 @@ def test_a_job_run_stopped_mid_spool_goes_back_to_the_queue(org, small_batches, 
                                                             replacement):
     from worker.job_tasks import RUN_TASKS
 
-    queue = Queue()
+    queue = LocalQueue()
     job_id = _submit(org, 4, queue)
     with monkeypatch.context() as patched:
         patched.setattr(import_job, "spool_job", _stopped_during_cleanup(replacement))
@@ -137,7 +118,7 @@ def test_a_job_run_stopped_mid_spool_goes_back_to_the_queue(org, small_batches, 
     assert _status(org, job_id) == "running"
     # the next worker (a redelivery, or the stale-job sweep) resumes it
     assert job_runner.run_job(job_id, queue, stalled=True) == "running"
-    _run_batches(queue)
+    queue.drain()
     assert _status(org, job_id) == "succeeded"
     assert len(rows(org, "accounts")) == 4
 
@@ -145,7 +126,7 @@ def test_a_job_run_stopped_mid_spool_goes_back_to_the_queue(org, small_batches, 
 def test_a_real_bug_still_fails_the_job(org, small_batches, monkeypatch):
     from worker.import_tasks import import_batch
 
-    queue = Queue()
+    queue = LocalQueue()
     job_id = _submit(org, 4, queue)
     assert job_runner.run_job(job_id, queue) == "running"
 
@@ -153,7 +134,7 @@ def test_a_real_bug_still_fails_the_job(org, small_batches, monkeypatch):
         raise sa.exc.ProgrammingError("INSERT", {}, psycopg.ProgrammingError("a bug"))
 
     monkeypatch.setattr(bundle_apply, "write_rows", broken)
-    assert import_batch.apply(args=[str(job_id), queue.take_batches()[0]]).get() == "failed"
+    assert import_batch.apply(args=[str(job_id), queue.batches()[0]]).get() == "failed"
     assert _status(org, job_id) == "failed"
 
 
