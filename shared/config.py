@@ -75,6 +75,9 @@ class Settings:
     # import batches one organization keeps queued at once, over all its jobs: another
     # organization's job waits behind at most this many of its batches (fair queueing)
     org_parallel_batches: int = 8
+    # Postgres parallel workers one export query may use beside its own backend (0: serial);
+    # each is a process of the database's max_parallel_workers pool, taken only while it runs
+    export_parallel_workers: int = 1
     # slow clients (api/body_timeouts.py): the request line and headers must arrive within
     # header_timeout_seconds of their first byte; a body may go body_idle_timeout_seconds
     # without a byte, and once it has kept the server waiting body_rate_grace_seconds it must
@@ -177,6 +180,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         task_time_limit=_int(env, "DRIPPULSE_TASK_TIME_LIMIT", soft_limit + 60),
         max_jwt_lifetime_seconds=_int(env, "DRIPPULSE_MAX_JWT_LIFETIME_SECONDS", 7 * 24 * 3600),
         org_parallel_batches=max(1, _int(env, "DRIPPULSE_ORG_PARALLEL_BATCHES", 8)),
+        export_parallel_workers=min(8, max(0, _int(env, "DRIPPULSE_EXPORT_PARALLEL_WORKERS", 1))),
         header_timeout_seconds=max(0, _int(env, "DRIPPULSE_HEADER_TIMEOUT_SECONDS", 30)),
         body_idle_timeout_seconds=max(0, _int(env, "DRIPPULSE_BODY_IDLE_TIMEOUT_SECONDS", 30)),
         body_min_bytes_per_second=max(0, _int(env, "DRIPPULSE_BODY_MIN_BYTES_PER_SECOND", 1024)),

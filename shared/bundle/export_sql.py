@@ -108,15 +108,18 @@ def rows_query(entity: Entity, organization_id: uuid.UUID, include_deleted: bool
                ) -> sql.Composable:
     """SELECT of one JSON text per row, in id order (uuid7: creation order, index-backed).
 
-    row_to_json over a named subselect writes compact JSON with the keys in select-list order;
-    the outer query only projects, so it keeps the inner order.
+    row_to_json of a LATERAL subselect writes compact JSON with the keys in select-list order.
+    The JSON is built at the level of the scan and the joins, below the sort, so Postgres sorts
+    finished texts and, in a parallel plan, builds them in the workers (docs/performance.md,
+    "Export in parallel"): over a subselect ordered by id it was built after the merge, by the
+    leader alone.
     """
     exprs, joins = _expressions_and_joins(entity, include_deleted)
     # key order is the one bundle_keys() defines for the API's serializer too
     columns = sql.SQL(", ").join(sql.SQL("{} AS {}").format(exprs[k], sql.Identifier(k))
                                  for k in bundle_keys(entity))
-    return sql.SQL("SELECT row_to_json(t)::text FROM (SELECT {columns} FROM crm.{table} r{joins}"
-                   "{where} ORDER BY r.id) t").format(
+    return sql.SQL("SELECT row_to_json(t)::text FROM crm.{table} r{joins}"
+                   " CROSS JOIN LATERAL (SELECT {columns}) t{where} ORDER BY r.id").format(
         columns=columns, table=sql.Identifier(entity.plural), joins=sql.SQL("").join(joins),
         where=_where(organization_id, include_deleted))
 
