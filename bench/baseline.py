@@ -152,12 +152,20 @@ def _tenant_batch(conn: psycopg.Connection, org: uuid.UUID, entity: str, columns
             cur.execute(f"INSERT INTO crm.{table} ({names}) SELECT {names} FROM stage_{table}")
 
 
-def copy_out(conninfo: str, org: uuid.UUID, rows: int, as_tenant: bool = False) -> dict:
+def copy_out(conninfo: str, org: uuid.UUID, rows: int, as_tenant: bool = False,
+             parallel_workers: int = 0) -> dict:
     """COPY (SELECT row_to_json(t) ...) TO STDOUT of every entity: the export anchor. As the
-    tenant role, the row-level security policy filters every row too (as in the export)."""
+    tenant role, the row-level security policy filters every row too (as in the export).
+
+    With parallel_workers, the planner may split the query as the export's may (the same
+    settings as shared.bundle.export_stream.snapshot); by default the anchor's plan is what
+    stock settings give, which for a whole table is serial."""
     started = time.perf_counter()
     size = 0
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        if parallel_workers:
+            cur.execute(f"SET max_parallel_workers_per_gather = {int(parallel_workers)}")
+            cur.execute("SET parallel_tuple_cost = 0.001")
         if as_tenant:
             cur.execute("SET ROLE drippulse_app")
             cur.execute("SELECT set_config('app.current_org', %s, false)", (str(org),))

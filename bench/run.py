@@ -164,6 +164,11 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     copy_outs.append(baseline.copy_out(conninfo, import_org_id, rows))
     tenant_copy_outs.append(baseline.copy_out(conninfo, import_org_id, rows, as_tenant=True))
     copy_out, tenant_copy_out = (_fastest(runs) for runs in (copy_outs, tenant_copy_outs))
+    # the anchor read with the parallel plans the export may use (its ratio says what the export
+    # makes of the same workers)
+    parallel_copy_out = baseline.copy_out(
+        conninfo, import_org_id, rows,
+        parallel_workers=max(1, config.get_settings().export_parallel_workers))
     job_run_s = _job_run_seconds(export_job["job"])
 
     memory = {"api": api.stop(), "worker": wrk.stop()}
@@ -178,6 +183,7 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
         "anchor_copy_in": copy_in, "anchor_copy_out": copy_out,
         # the same anchors as the tenant role, under row-level security (the import's floor)
         "anchor_tenant_copy_in": tenant_copy_in, "anchor_tenant_copy_out": tenant_copy_out,
+        "anchor_copy_out_parallel": parallel_copy_out,
         "import": {"status": followed["job"]["status"], "seconds": import_s,
                    "upload_s": upload_s, "rows_per_s": rows / import_s,
                    "ratio_to_copy": (rows / import_s) / copy_in["rows_per_s"],
@@ -199,7 +205,9 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
                        "bytes": size,
                        "ratio_to_copy_out": (rows / get_export_s) / copy_out["rows_per_s"],
                        "ratio_to_tenant_copy_out":
-                           (rows / get_export_s) / tenant_copy_out["rows_per_s"]},
+                           (rows / get_export_s) / tenant_copy_out["rows_per_s"],
+                       "ratio_to_parallel_copy_out":
+                           (rows / get_export_s) / parallel_copy_out["rows_per_s"]},
         # the job's own run (started_at → finished_at: snapshot, COPY, file written and synced),
         # and the client's whole wait: POST, queue, polling every 0.25 s, then the download
         "export_job": {"status": export_job["job"]["status"], "run_s": job_run_s,
@@ -270,9 +278,13 @@ def _print(r: dict) -> None:
         ("anchor COPY out (row_to_json, same rows)",
          f"{r['anchor_copy_out']['rows_per_s']:,.0f} rows/s"),
         ("  as the tenant role (RLS)", f"{r['anchor_tenant_copy_out']['rows_per_s']:,.0f} rows/s"),
+        ("  with the export's parallel plans",
+         f"{r['anchor_copy_out_parallel']['rows_per_s']:,.0f} rows/s"),
         ("GET /export streamed", f"{r['get_export']['rows_per_s']:,.0f} rows/s = "
                                  f"{r['get_export']['ratio_to_copy_out']:.2f}× COPY out = "
-                                 f"{r['get_export']['ratio_to_tenant_copy_out']:.2f}× tenant"),
+                                 f"{r['get_export']['ratio_to_tenant_copy_out']:.2f}× tenant = "
+                                 f"{r['get_export']['ratio_to_parallel_copy_out']:.2f}× "
+                                 f"parallel"),
         ("export job (its run)", f"{r['export_job']['rows_per_s'] or 0:,.0f} rows/s = "
                                  f"{r['export_job']['ratio_to_copy_out'] or 0:.2f}× COPY out = "
                                  f"{r['export_job']['ratio_to_tenant_copy_out'] or 0:.2f}× "

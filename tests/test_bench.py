@@ -71,7 +71,8 @@ def test_tenant_anchor_writes_through_row_level_security_in_batches(database_url
     assert stored == counts(500) and events == matched == 500 and orphans == 0
     # the tenant role reads the same rows back through the policy
     assert baseline.copy_out(conninfo, org_id, 500, as_tenant=True)["bytes"] == \
-        baseline.copy_out(conninfo, org_id, 500)["bytes"] > 0
+        baseline.copy_out(conninfo, org_id, 500)["bytes"] == \
+        baseline.copy_out(conninfo, org_id, 500, parallel_workers=2)["bytes"] > 0
 
 
 @pytest.mark.slow  # a whole benchmark run: gunicorn, a worker, import and export
@@ -96,7 +97,7 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     assert saved["rows"] == 1000 and saved["import"]["status"] == "succeeded"
     assert saved["export_job"]["status"] == "succeeded"
     for key in ("anchor_copy_in", "anchor_copy_out", "anchor_tenant_copy_in",
-                "anchor_tenant_copy_out", "get_export"):
+                "anchor_tenant_copy_out", "anchor_copy_out_parallel", "get_export"):
         assert saved[key]["rows_per_s"] > 0
     assert saved["import"]["ratio_to_copy"] > 0 and saved["import"]["poll_median_ms"] > 0
     assert saved["peak_rss"]["worker"]["largest_process_mb"] > 0
@@ -106,6 +107,7 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     assert len(saved["anchor_copy_out"]["runs_rows_per_s"]) == 2
     assert saved["import"]["ratio_to_tenant_copy"] > 0
     assert saved["get_export"]["ratio_to_tenant_copy_out"] > 0
+    assert saved["get_export"]["ratio_to_parallel_copy_out"] > 0
     cpu = saved["import"]["cpu_us_per_row"]
     assert cpu["worker"] > 0 and cpu["machine"] > 0
 
