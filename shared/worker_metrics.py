@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -36,20 +36,26 @@ def observe_batch(kind: str, entity: str, seconds: float,
 
     `rows` maps an outcome (created, updated, unchanged, failed, exported...) to a count.
     """
+    observe_batches(kind, [(entity, seconds, rows or {})])
+
+
+def observe_batches(kind: str, batches: Sequence[tuple[str, float, Mapping[str, int]]]) -> None:
+    """Record several batches (entity, seconds, rows per outcome) in one round trip."""
     global _skip_until
-    if time.monotonic() < _skip_until:
+    if not batches or time.monotonic() < _skip_until:
         return
     rows_key, batches_key = _keys()
-    label = f"{kind}{SEP}{entity}"
-    bucket = next((str(b) for b in BATCH_BUCKETS if seconds <= b), "+Inf")
     try:
         pipe = redis_client(timeout=1).pipeline(transaction=False)
-        pipe.hincrby(batches_key, f"{label}{SEP}le{SEP}{bucket}", 1)
-        pipe.hincrby(batches_key, f"{label}{SEP}count", 1)
-        pipe.hincrbyfloat(batches_key, f"{label}{SEP}sum", seconds)
-        for outcome, count in (rows or {}).items():
-            if count:
-                pipe.hincrby(rows_key, f"{label}{SEP}{outcome}", int(count))
+        for entity, seconds, rows in batches:
+            label = f"{kind}{SEP}{entity}"
+            bucket = next((str(b) for b in BATCH_BUCKETS if seconds <= b), "+Inf")
+            pipe.hincrby(batches_key, f"{label}{SEP}le{SEP}{bucket}", 1)
+            pipe.hincrby(batches_key, f"{label}{SEP}count", 1)
+            pipe.hincrbyfloat(batches_key, f"{label}{SEP}sum", seconds)
+            for outcome, count in rows.items():
+                if count:
+                    pipe.hincrby(rows_key, f"{label}{SEP}{outcome}", int(count))
         pipe.execute()
     except redis.RedisError as exc:
         _skip_until = time.monotonic() + 10

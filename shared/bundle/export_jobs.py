@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import db
+from shared.background_writes import writing_in_background
 from shared.bundle import export_options
 from shared.bundle.export_csv import csv_zip_chunks
 from shared.bundle.export_stream import bundle_chunks, count_rows, gzip_chunks, snapshot
@@ -27,7 +28,7 @@ from shared.models import jobs
 from shared.services.jobs import create_job
 from shared.storage import get_storage
 from shared.storage_keys import export_key
-from shared.worker_metrics import observe_batch
+from shared.worker_metrics import observe_batches
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,9 @@ class _Progress:
         self._unobserved = 0
         self._batch_started = time.perf_counter()
         self._flushed_at = 0.0
+        # observed batches wait for the next flush: one Redis round trip per flush, not per
+        # batch (at 2,000 rows a batch, one every ~10 ms: 0.28 s of a 1M-row export)
+        self._observed: list[tuple[str, float, dict[str, int]]] = []
 
     def start(self, totals: dict[str, int]) -> None:
         self.progress = {plural: {"total": n, "processed": 0} for plural, n in totals.items()}
@@ -77,13 +81,12 @@ class _Progress:
     def rows(self, plural: str, processed: int) -> None:
         self._unobserved += processed - self.progress[plural]["processed"]
         self.progress[plural]["processed"] = processed
-        # metrics see `every` rows (or an entity's last rows) as one batch: one Redis round
-        # trip per batch, not per streamed chunk
+        # metrics see `every` rows (or an entity's last rows) as one batch, not each chunk
         if self._unobserved >= self.every or processed >= self.progress[plural]["total"]:
             now = time.perf_counter()
             if self._unobserved:
-                observe_batch("export", plural, now - self._batch_started,
-                              {"exported": self._unobserved})
+                self._observed.append((plural, now - self._batch_started,
+                                       {"exported": self._unobserved}))
             self._unobserved, self._batch_started = 0, now
         # every `every` rows, but not more often than FLUSH_INTERVAL_S: each write is a
         # committed transaction, and at batch_size rows a write came every ~75 ms (48 writes,
@@ -95,7 +98,12 @@ class _Progress:
     def _done(self) -> int:
         return sum(p["processed"] for p in self.progress.values())
 
+    def send_metrics(self) -> None:
+        observe_batches("export", self._observed)
+        self._observed = []
+
     def flush(self) -> None:
+        self.send_metrics()
         self._written = self._done()
         self._flushed_at = time.monotonic()
         with db.tenant_transaction(self.organization_id) as conn:
@@ -127,9 +135,12 @@ def _write_bundle(job: Any, batch_size: int) -> tuple[str, int, dict]:
                                    on_rows=progress.rows)
             if gzip:
                 chunks = gzip_chunks(chunks)
-        with storage.writer(key) as handle:
+        # the file is written by a second thread while this one reads rows (S3 part uploads,
+        # writes and syncs no longer stop the stream)
+        with storage.writer(key) as handle, writing_in_background(handle) as out:
             for chunk in chunks:
-                handle.write(chunk)
+                out.write(chunk)
+    progress.send_metrics()  # the batches since the last flush (the job's end writes the rest)
     return key, storage.size(key), progress.progress
 
 
