@@ -158,8 +158,8 @@ def copy_out(conninfo: str, org: uuid.UUID, rows: int, as_tenant: bool = False,
     tenant role, the row-level security policy filters every row too (as in the export).
 
     With parallel_workers, the planner may split the query as the export's may (the same
-    settings as shared.bundle.export_stream.snapshot); by default the anchor's plan is what
-    stock settings give, which for a whole table is serial."""
+    max_parallel_workers_per_gather and parallel_tuple_cost as the export's transaction); by
+    default the anchor's plan is what stock settings give, which for a whole table is serial."""
     started = time.perf_counter()
     size = 0
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:

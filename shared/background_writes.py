@@ -27,6 +27,7 @@ class BackgroundWriter:
         self._sync_every = sync_every
         self._queue: queue.Queue[bytes | None] = queue.Queue(max_chunks)
         self._error: BaseException | None = None
+        self._finished = False  # the thread wrote everything up to the end marker
         self._abandoned = False
         self._thread = threading.Thread(target=self._drain, name="background-writes", daemon=True)
         self._thread.start()
@@ -40,16 +41,30 @@ class BackgroundWriter:
         self._put(_END)
         self._thread.join()
         self._raise_if_failed()
+        if not self._finished:
+            raise RuntimeError("the background writer stopped before writing everything")
 
-    def abandon(self) -> None:
-        """Stop without writing what still waits (the caller is failing anyway)."""
+    def abandon(self, wait_seconds: float = 5) -> None:
+        """Stop without writing what still waits (the caller is failing anyway). Never raises:
+        the caller's own error is the one that matters. A write in progress (an S3 part upload
+        cannot be interrupted) gets `wait_seconds`; the daemon thread is left behind after that."""
         self._abandoned = True
-        self._put(_END)
-        self._thread.join()
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        try:
+            self._queue.put_nowait(_END)
+        except queue.Full:  # refilled meanwhile? the thread drops items once abandoned
+            pass
+        self._thread.join(wait_seconds)
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
+        if not self._thread.is_alive() and not self._finished:
+            raise RuntimeError("the background writer stopped before writing everything")
 
     def _put(self, item: bytes | None) -> None:
         # a thread that died no longer empties the queue: never wait for it forever
@@ -58,14 +73,12 @@ class BackgroundWriter:
                 self._queue.put(item, timeout=0.2)
                 return
             except queue.Full:
-                if not self._thread.is_alive():
-                    self._raise_if_failed()
-                    return
+                self._raise_if_failed()
 
     def _drain(self) -> None:
-        fileno = _fileno(self._target)
-        unsynced = 0
         try:
+            fileno = _fileno(self._target)
+            unsynced = 0
             while (chunk := self._queue.get()) is not _END:
                 if self._abandoned:
                     continue
@@ -75,6 +88,7 @@ class BackgroundWriter:
                     self._target.flush()
                     os.fdatasync(fileno)
                     unsynced = 0
+            self._finished = not self._abandoned
         except BaseException as exc:  # noqa: BLE001 - handed to the producer, raised there
             self._error = exc
 
@@ -94,7 +108,9 @@ def writing_in_background(target: BinaryIO, sync_every: int = SYNC_EVERY) -> Ite
     writer = BackgroundWriter(target, sync_every)
     try:
         yield writer
+        writer.close()
     except BaseException:
+        # also a stop that lands while close() waits: the thread must not go on writing
+        # while the storage writer aborts or deletes its target
         writer.abandon()
         raise
-    writer.close()

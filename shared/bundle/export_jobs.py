@@ -125,22 +125,24 @@ def _write_bundle(job: Any, batch_size: int) -> tuple[str, int, dict]:
     key = result_key(org_id, job.id, gzip, fmt)
     storage = get_storage()
     progress = _Progress(job.id, org_id, batch_size)
-    with snapshot(org_id) as conn:
-        progress.start(count_rows(conn, org_id, include_deleted))
-        if fmt == "csv":
-            chunks = csv_zip_chunks(conn, org_id, include_deleted=include_deleted,
-                                    on_rows=progress.rows)
-        else:
-            chunks = bundle_chunks(conn, org_id, include_deleted=include_deleted,
-                                   on_rows=progress.rows)
-            if gzip:
-                chunks = gzip_chunks(chunks)
-        # the file is written by a second thread while this one reads rows (S3 part uploads,
-        # writes and syncs no longer stop the stream)
-        with storage.writer(key) as handle, writing_in_background(handle) as out:
-            for chunk in chunks:
-                out.write(chunk)
-    progress.send_metrics()  # the batches since the last flush (the job's end writes the rest)
+    try:
+        with snapshot(org_id) as conn:
+            progress.start(count_rows(conn, org_id, include_deleted))
+            if fmt == "csv":
+                chunks = csv_zip_chunks(conn, org_id, include_deleted=include_deleted,
+                                        on_rows=progress.rows)
+            else:
+                chunks = bundle_chunks(conn, org_id, include_deleted=include_deleted,
+                                       on_rows=progress.rows)
+                if gzip:
+                    chunks = gzip_chunks(chunks)
+            # the file is written by a second thread while this one reads rows (S3 part
+            # uploads, writes and syncs no longer stop the stream)
+            with storage.writer(key) as handle, writing_in_background(handle) as out:
+                for chunk in chunks:
+                    out.write(chunk)
+    finally:
+        progress.send_metrics()  # the batches since the last flush, whatever the ending
     return key, storage.size(key), progress.progress
 
 

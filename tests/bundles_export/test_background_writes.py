@@ -86,3 +86,35 @@ def test_a_failing_producer_drops_what_waits_and_stops_the_thread():
     # the chunk being written finished; the 49 waiting behind it were dropped
     assert target.getvalue() == b"0;"
     assert not any(t.name == "background-writes" for t in threading.enumerate())
+
+
+def test_a_stop_keeps_its_own_exception_when_the_thread_dies_behind_a_full_queue():
+    """A worker being stopped (SystemExit) while the queue is full and the thread's write is
+    about to fail (a full disk): the stop is what leaves, not the disk error."""
+    writing, release = threading.Event(), threading.Event()
+
+    class FullDisk(io.BytesIO):
+        def write(self, data) -> int:
+            writing.set()
+            release.wait(5)
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(SystemExit):
+        with writing_in_background(FullDisk()) as out:
+            out.write(b"first")
+            assert writing.wait(5)
+            for _ in range(background_writes.MAX_CHUNKS):
+                out.write(b"x")  # the queue is full now
+            threading.Timer(0.2, release.set).start()
+            raise SystemExit(1)
+    assert not any(t.name == "background-writes" for t in threading.enumerate())
+
+
+def test_a_thread_that_dies_without_an_error_is_not_a_finished_file():
+    class NoDescriptor(io.BytesIO):
+        def fileno(self):  # an odd target: the thread ends at its first step
+            raise TypeError("not a file")
+
+    with pytest.raises(TypeError):
+        with writing_in_background(NoDescriptor()) as out:
+            out.write(b"abc")
