@@ -14,6 +14,7 @@ import orjson
 import psycopg
 
 from bench.generate import MIX, counts, public_id, rows_for
+from shared.bundle.export_stream import PARALLEL_TUPLE_COST
 from shared.entities import BY_PLURAL
 from shared.ids import uuid7
 
@@ -165,7 +166,7 @@ def copy_out(conninfo: str, org: uuid.UUID, rows: int, as_tenant: bool = False,
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
         if parallel_workers:
             cur.execute(f"SET max_parallel_workers_per_gather = {int(parallel_workers)}")
-            cur.execute("SET parallel_tuple_cost = 0.001")
+            cur.execute(f"SET parallel_tuple_cost = {PARALLEL_TUPLE_COST}")
         if as_tenant:
             cur.execute("SET ROLE drippulse_app")
             cur.execute("SELECT set_config('app.current_org', %s, false)", (str(org),))

@@ -40,9 +40,7 @@ class BackgroundWriter:
         """Wait for every chunk to be written; raises the writer thread's error, if any."""
         self._put(_END)
         self._thread.join()
-        self._raise_if_failed()
-        if not self._finished:
-            raise RuntimeError("the background writer stopped before writing everything")
+        self._raise_if_failed()  # the thread has ended: finished, or an error to raise
 
     def abandon(self, wait_seconds: float = 5) -> None:
         """Stop without writing what still waits (the caller is failing anyway). Never raises:
