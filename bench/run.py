@@ -165,10 +165,10 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
     tenant_copy_outs.append(baseline.copy_out(conninfo, import_org_id, rows, as_tenant=True))
     copy_out, tenant_copy_out = (_fastest(runs) for runs in (copy_outs, tenant_copy_outs))
     # the anchor read with the parallel plans the export may use (its ratio says what the export
-    # makes of the same workers)
+    # makes of the same workers; with DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 both are serial)
     parallel_copy_out = baseline.copy_out(
         conninfo, import_org_id, rows,
-        parallel_workers=max(1, config.get_settings().export_parallel_workers))
+        parallel_workers=config.get_settings().export_parallel_workers)
     job_run_s = _job_run_seconds(export_job["job"])
 
     memory = {"api": api.stop(), "worker": wrk.stop()}
