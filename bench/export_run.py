@@ -17,7 +17,14 @@ import psycopg
 import requests
 
 from bench import baseline
-from bench.harness import BenchEnv, bench_environment, conninfo, start_platform
+from bench.harness import (
+    BenchEnv,
+    add_settings_argument,
+    bench_environment,
+    conninfo,
+    parse_settings,
+    start_platform,
+)
 from bench.run import _follow
 from shared.services import organizations
 
@@ -31,12 +38,12 @@ def _get(url: str, headers: dict) -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
-def run(rows: int, repeat: int = 1) -> dict:
-    with bench_environment("dp-bench-export-") as bench:
-        return _measure(bench, rows, repeat)
+def run(rows: int, repeat: int = 1, settings: dict[str, str] | None = None) -> dict:
+    with bench_environment("dp-bench-export-", settings=settings) as bench:
+        return _measure(bench, rows, repeat, settings or {})
 
 
-def _measure(bench: BenchEnv, rows: int, repeat: int) -> dict:
+def _measure(bench: BenchEnv, rows: int, repeat: int, settings: dict[str, str]) -> dict:
     db_url, children = bench.db_url, bench.children
     org = organizations.create_organization("export bench")
     org_id = uuid.UUID(org["organization_id"])
@@ -53,7 +60,8 @@ def _measure(bench: BenchEnv, rows: int, repeat: int) -> dict:
     base, api, wrk = services.base, services.api, services.worker
     headers = {"Authorization": f"Bearer {org['api_key']}"}
 
-    result: dict = {"rows": rows, "copy_out_rows_per_s": round(anchor["rows_per_s"])}
+    result: dict = {"rows": rows, "settings": settings,
+                    "copy_out_rows_per_s": round(anchor["rows_per_s"])}
     for name, query in (("get_export", ""), ("get_export_gzip", "?gzip=true")):
         seconds, size = min(_get(f"{base}/api/v1/crm/export{query}", headers)
                             for _ in range(repeat))
@@ -85,8 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1, help="report the best of N runs")
+    add_settings_argument(parser)
     args = parser.parse_args()
-    run(args.rows, args.repeat)
+    try:
+        settings = parse_settings(args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
+    run(args.rows, args.repeat, settings)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 and the child processes it started — all gone again when the run ends."""
 from __future__ import annotations
 
+import argparse
+import inspect
 import os
+import re
 import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +52,46 @@ class BenchEnv:
     children: list[processes.Child] = field(default_factory=list)  # stopped at the end
 
 
+# set by the harness for every run (each run its own data dir and queues)
+HARNESS_SETTINGS = ("DRIPPULSE_DATA_DIR", "DRIPPULSE_QUEUE_PREFIX")
+
+
+def parse_settings(pairs: Iterable[str]) -> dict[str, str]:
+    """`--set NAME=VALUE` arguments as settings for every process of a run. Refuses a name the
+    settings never read (a typo would silently measure the defaults), one the harness sets
+    itself, and a value the settings refuse — before anything is started."""
+    # the names shared/config.py reads: the benchmark's processes get no DRIPPULSE_* variable of
+    # the caller's environment, so these are the only settings that differ from the defaults
+    known = set(re.findall(r'"(DRIPPULSE_[A-Z0-9_]+)"', inspect.getsource(config)))
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--set {pair}: expected NAME=VALUE")
+        if name in HARNESS_SETTINGS:
+            raise ValueError(f"--set {name}: the benchmark sets it for each run")
+        if name not in known:
+            raise ValueError(f"--set {name}: not a setting (docs/operations.md lists them)")
+        settings[name] = value
+    try:
+        # the run's processes get a random SECRET_KEY too
+        config.load({"SECRET_KEY": secrets.token_hex(32), **settings}).check()
+    except config.ConfigError as exc:
+        raise ValueError(f"--set: {exc}") from exc
+    return settings
+
+
+def add_settings_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="a setting for every process of the run, e.g. "
+                             "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable; default: "
+                             "the defaults, whatever this shell's environment says)")
+
+
 @contextmanager
-def bench_environment(prefix: str = "dp-bench-",
-                      batch_size: int | None = None) -> Iterator[BenchEnv]:
+def bench_environment(prefix: str = "dp-bench-", batch_size: int | None = None,
+                      settings: dict[str, str] | None = None) -> Iterator[BenchEnv]:
     server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     if not server or not redis_url:
@@ -69,6 +109,7 @@ def bench_environment(prefix: str = "dp-bench-",
                    DRIPPULSE_MAX_UPLOAD_BYTES=str(64 * 1024**3))
         if batch_size:
             env["DRIPPULSE_BATCH_SIZE"] = str(batch_size)
+        env.update(settings or {})
         bench.env = env
         config.set_settings(config.load(env))
         yield bench

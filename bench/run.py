@@ -23,7 +23,13 @@ import requests
 
 from bench import baseline, harness, processes
 from bench.generate import write_bundle
-from bench.harness import BenchEnv, bench_environment, start_platform
+from bench.harness import (
+    BenchEnv,
+    add_settings_argument,
+    bench_environment,
+    parse_settings,
+    start_platform,
+)
 from shared import config
 from shared.services import organizations
 
@@ -95,13 +101,14 @@ def _top_frames(collapsed: Path, n: int = 15) -> dict[str, list[dict]]:
 
 
 def run(rows: int, out: Path | None, profile: bool, concurrency: int,
-        batch_size: int | None = None) -> dict:
-    with bench_environment("dp-bench-", batch_size=batch_size) as bench:
-        return _measure(bench, rows, out, profile, concurrency)
+        batch_size: int | None = None, settings: dict[str, str] | None = None) -> dict:
+    """`settings`: DRIPPULSE_* values for every process of the run (harness.parse_settings)."""
+    with bench_environment("dp-bench-", batch_size=batch_size, settings=settings) as bench:
+        return _measure(bench, rows, out, profile, concurrency, settings or {})
 
 
 def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
-             concurrency: int) -> dict:
+             concurrency: int, settings: dict[str, str]) -> dict:
     db_url, work, children = bench.db_url, bench.work, bench.children
     anchor_org = organizations.create_organization("bench anchor")
     import_org = organizations.create_organization("bench import")
@@ -179,6 +186,7 @@ def _measure(bench: BenchEnv, rows: int, out: Path | None, profile: bool,
         "rows": rows, "entities": sizes, "bundle_mb": round(bundle.stat().st_size / 1e6, 1),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
+        "settings": settings,
         "generate_s": round(gen_s, 2),
         "anchor_copy_in": copy_in, "anchor_copy_out": copy_out,
         # the same anchors as the tenant role, under row-level security (the import's floor)
@@ -260,6 +268,8 @@ def _database_mb(conninfo: str) -> dict[str, float]:
 def _print(r: dict) -> None:
     rows = [
         ("rows", f"{r['rows']:,} ({r['bundle_mb']} MB bundle)"),
+        ("settings (--set)", " ".join(f"{k}={v}" for k, v in r["settings"].items())
+         or "the defaults"),
         ("anchor COPY in (records + events)", f"{r['anchor_copy_in']['rows_per_s']:,.0f} rows/s"),
         ("  as the tenant role (stage + INSERT, RLS)",
          f"{r['anchor_tenant_copy_in']['rows_per_s']:,.0f} rows/s"),
@@ -322,8 +332,13 @@ def main() -> None:
                         help="run the worker under py-spy (pip install -e '.[bench]')")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
     parser.add_argument("--batch-size", type=int, help="rows per import batch (default: settings)")
+    add_settings_argument(parser)
     args = parser.parse_args()
-    run(args.rows, args.out, args.profile, args.concurrency, args.batch_size)
+    try:
+        settings = parse_settings(args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
+    run(args.rows, args.out, args.profile, args.concurrency, args.batch_size, settings)
 
 
 if __name__ == "__main__":

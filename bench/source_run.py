@@ -19,7 +19,7 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import bench_environment, start_platform
+from bench.harness import add_settings_argument, bench_environment, parse_settings, start_platform
 from bench.source_files import write_bundle, write_csv_zip, write_salesforce_zip
 from shared.services import organizations
 
@@ -33,9 +33,9 @@ UPLOADS: dict[str, tuple[Callable[[Path, int], None], str, str, str]] = {
 SOURCES = tuple(kind for kind in UPLOADS if kind != "bundle")
 
 
-def _import(kind: str, rows: int) -> dict:
+def _import(kind: str, rows: int, settings: dict[str, str]) -> dict:
     writer, file_name, query, ctype = UPLOADS[kind]
-    with bench_environment(f"dp-bench-{kind}-") as bench:
+    with bench_environment(f"dp-bench-{kind}-", settings=settings) as bench:
         org = organizations.create_organization(f"{kind} bench")
         upload = bench.work / file_name
         t0 = time.perf_counter()
@@ -70,13 +70,16 @@ def _import(kind: str, rows: int) -> dict:
                 "worker_peak_rss_mb": worker_rss}
 
 
-def run(rows: int, out: Path | None = None, source: str = "csv") -> dict:
-    """Import `rows` rows through `source` ("csv" or "salesforce"), then as a bundle."""
+def run(rows: int, out: Path | None = None, source: str = "csv",
+        settings: dict[str, str] | None = None) -> dict:
+    """Import `rows` rows through `source` ("csv" or "salesforce"), then as a bundle; both
+    runs with `settings` (harness.parse_settings)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-    source_result = _import(source, rows)
-    bundle_result = _import("bundle", rows)
-    result = {"rows": rows, source: source_result, "bundle": bundle_result,
+    settings = settings or {}
+    source_result = _import(source, rows, settings)
+    bundle_result = _import("bundle", rows, settings)
+    result = {"rows": rows, "settings": settings, source: source_result, "bundle": bundle_result,
               f"{source}_vs_bundle": round(source_result["rows_per_s"]
                                            / bundle_result["rows_per_s"], 2)}
     print(json.dumps(result, indent=2))
@@ -90,8 +93,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--source", choices=SOURCES, default="csv")
     parser.add_argument("--out", type=Path)
+    add_settings_argument(parser)
     args = parser.parse_args()
-    run(args.rows, args.out, args.source)
+    try:
+        settings = parse_settings(args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
+    run(args.rows, args.out, args.source, settings)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,13 @@ from pathlib import Path
 import requests
 
 from bench.generate import write_bundle
-from bench.harness import BenchEnv, bench_environment, start_platform
-from shared import config
+from bench.harness import (
+    BenchEnv,
+    add_settings_argument,
+    bench_environment,
+    parse_settings,
+    start_platform,
+)
 from shared.services import organizations
 
 # Limits that would refuse or throttle N organizations' imports (see the module docstring).
@@ -128,14 +133,14 @@ def _spread(values: list[float]) -> dict | None:
 
 
 def run(tenants: int, tenant_rows: int, out: Path | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S) -> dict:
-    """N organizations import M rows each at once; prints the JSON result, writes it to `out`."""
+        timeout_s: float = DEFAULT_TIMEOUT_S, settings: dict[str, str] | None = None) -> dict:
+    """N organizations import M rows each at once; prints the JSON result, writes it to `out`.
+    `settings` (harness.parse_settings) come on top of LIMITS: a caller may lower them."""
     if tenants < 1 or tenant_rows < 1:
         raise ValueError("tenants and tenant_rows must be at least 1")
-    with bench_environment("dp-bench-tenants-") as bench:
-        bench.env.update(LIMITS)
-        config.set_settings(config.load(bench.env))
+    with bench_environment("dp-bench-tenants-", settings={**LIMITS, **(settings or {})}) as bench:
         result = _measure(bench, tenants, tenant_rows, timeout_s)
+    result["settings"] = settings or {}
     print(json.dumps(result, indent=2))
     if not result["all_succeeded"]:
         print("NOT every job succeeded: " + ", ".join(
@@ -196,8 +201,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help="seconds the whole run may take before the jobs are given up")
     parser.add_argument("--out", type=Path)
+    add_settings_argument(parser)
     args = parser.parse_args()
-    result = run(args.tenants, args.tenant_rows, args.out, args.timeout)
+    try:
+        settings = parse_settings(args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
+    result = run(args.tenants, args.tenant_rows, args.out, args.timeout, settings)
     raise SystemExit(0 if result["all_succeeded"] else 1)
 
 

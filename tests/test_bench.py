@@ -90,11 +90,13 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     monkeypatch.setenv("TEST_REDIS_URL", settings.redis_url)
     out = tmp_path / "bench.json"
     try:
-        result = run(1000, out, profile=False, concurrency=1)
+        result = run(1000, out, profile=False, concurrency=1,
+                     settings={"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0"})
     finally:
         config.set_settings(settings)
     saved = json.loads(out.read_text())
     assert saved["rows"] == 1000 and saved["import"]["status"] == "succeeded"
+    assert saved["settings"] == {"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0"}  # what it ran with
     assert saved["export_job"]["status"] == "succeeded"
     for key in ("anchor_copy_in", "anchor_copy_out", "anchor_tenant_copy_in",
                 "anchor_tenant_copy_out", "anchor_copy_out_parallel", "get_export"):
@@ -110,6 +112,36 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     assert saved["get_export"]["ratio_to_parallel_copy_out"] > 0
     cpu = saved["import"]["cpu_us_per_row"]
     assert cpu["worker"] > 0 and cpu["machine"] > 0
+
+
+def test_bench_settings_are_checked_before_anything_starts(capsys):
+    """`--set NAME=VALUE`: a misspelt name would measure the defaults without a word, so it is
+    refused, as are a value the settings refuse and the names the harness sets per run."""
+    from bench.harness import parse_settings
+    assert parse_settings(["DRIPPULSE_EXPORT_PARALLEL_WORKERS=0", "DRIPPULSE_BATCH_SIZE=500"]
+                          ) == {"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0",
+                                "DRIPPULSE_BATCH_SIZE": "500"}
+    for bad, message in (("DRIPPULSE_BACH_SIZE=500", "not a setting"),
+                         ("DRIPPULSE_BATCH_SIZE", "expected NAME=VALUE"),
+                         ("DRIPPULSE_BATCH_SIZE=five", "must be an integer"),
+                         ("DRIPPULSE_QUEUE_PREFIX=x:", "the benchmark sets it"),
+                         ("DRIPPULSE_TASK_TIME_LIMIT=10", "must hold")):
+        with pytest.raises(ValueError, match=message):
+            parse_settings([bad])
+    assert drippulse(["bench", "--rows", "10", "--set", "DRIPPULSE_BACH_SIZE=500"]) == 2
+    assert "--set DRIPPULSE_BACH_SIZE: not a setting" in capsys.readouterr().err
+
+
+def test_bench_settings_reach_the_run_and_the_shells_do_not(bench_services, monkeypatch):
+    """The processes a run starts get the --set values and none of this shell's DRIPPULSE_*
+    variables (a run measures what it says it measures)."""
+    from bench.harness import bench_environment
+    monkeypatch.setenv("DRIPPULSE_BATCH_SIZE", "7")
+    with bench_environment(settings={"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0"}) as bench:
+        assert bench.env["DRIPPULSE_EXPORT_PARALLEL_WORKERS"] == "0"  # the API's and worker's
+        assert "DRIPPULSE_BATCH_SIZE" not in bench.env
+        assert config.get_settings().export_parallel_workers == 0  # the anchors' side
+        assert config.get_settings().batch_size == 2000
 
 
 def test_the_worker_profile_is_summarized_by_self_and_inclusive_share(tmp_path):

@@ -9,6 +9,13 @@ from pathlib import Path
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.harness import parse_settings
+
+    try:
+        settings = parse_settings(args.settings)
+    except ValueError as exc:
+        print(f"drippulse bench: {exc}", file=sys.stderr)
+        return 2
     if args.tenants is not None:
         if args.source != "bundle":
             print("drippulse bench: --tenants imports bundles; leave out --source",
@@ -16,16 +23,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 2
         from bench.tenants import run as run_tenants
 
-        return 0 if run_tenants(args.tenants, args.tenant_rows, args.out)["all_succeeded"] else 1
+        result = run_tenants(args.tenants, args.tenant_rows, args.out, settings=settings)
+        return 0 if result["all_succeeded"] else 1
     if args.source != "bundle":
         from bench.source_run import run as run_source
 
-        compared = run_source(args.rows, args.out, args.source)
+        compared = run_source(args.rows, args.out, args.source, settings)
         ok = compared[args.source]["status"] == compared["bundle"]["status"] == "succeeded"
         return 0 if ok else 1
     from bench.run import run
 
-    result = run(args.rows, args.out, args.profile, args.concurrency, args.batch_size)
+    result = run(args.rows, args.out, args.profile, args.concurrency, args.batch_size, settings)
     return 0 if result["import"]["status"] == "succeeded" else 1
 
 
@@ -52,4 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "server, one worker)")
     p.add_argument("--tenant-rows", type=_at_least_one, default=50_000, metavar="M",
                    help="rows of each organization's bundle with --tenants (default 50000)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting for every process of the run, e.g. "
+                        "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable); without it every "
+                        "process runs with the defaults, whatever this shell's environment says")
     p.set_defaults(handler=cmd_bench)
