@@ -154,17 +154,18 @@ def _tenant_batch(conn: psycopg.Connection, org: uuid.UUID, entity: str, columns
 
 
 def copy_out(conninfo: str, org: uuid.UUID, rows: int, as_tenant: bool = False,
-             parallel_workers: int = 0) -> dict:
+             parallel_workers: int | None = None) -> dict:
     """COPY (SELECT row_to_json(t) ...) TO STDOUT of every entity: the export anchor. As the
     tenant role, the row-level security policy filters every row too (as in the export).
 
-    With parallel_workers, the planner may split the query as the export's may (the same
-    max_parallel_workers_per_gather and parallel_tuple_cost as the export's transaction); by
-    default the anchor's plan is what stock settings give, which for a whole table is serial."""
+    With parallel_workers (0 included), the planner may split the query as the export's may
+    (the same max_parallel_workers_per_gather and parallel_tuple_cost as the export's
+    transaction); without, the anchor's plan is what stock settings give, which for a whole
+    table is serial."""
     started = time.perf_counter()
     size = 0
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        if parallel_workers:
+        if parallel_workers is not None:
             cur.execute(f"SET max_parallel_workers_per_gather = {int(parallel_workers)}")
             cur.execute(f"SET parallel_tuple_cost = {PARALLEL_TUPLE_COST}")
         if as_tenant:

@@ -52,14 +52,23 @@ class BenchEnv:
     children: list[processes.Child] = field(default_factory=list)  # stopped at the end
 
 
-# set by the harness for every run (each run its own data dir and queues)
-HARNESS_SETTINGS = ("DRIPPULSE_DATA_DIR", "DRIPPULSE_QUEUE_PREFIX")
+# settings a run cannot take from --set, and why
+REFUSED_SETTINGS = {
+    "DRIPPULSE_DATA_DIR": "the benchmark sets it for each run",
+    "DRIPPULSE_QUEUE_PREFIX": "the benchmark sets it for each run",
+    # tenant connections would leave the run's own fresh database for another one
+    "DRIPPULSE_APP_DATABASE_URL": "the run's processes use the database the benchmark creates",
+    "DRIPPULSE_WORKER_CONCURRENCY": "use --concurrency",
+    "DRIPPULSE_URL": "read by the command-line client only",
+    "DRIPPULSE_TOKEN": "read by the command-line client only",
+}
 
 
 def parse_settings(pairs: Iterable[str]) -> dict[str, str]:
     """`--set NAME=VALUE` arguments as settings for every process of a run. Refuses a name the
-    settings never read (a typo would silently measure the defaults), one the harness sets
-    itself, and a value the settings refuse — before anything is started."""
+    settings never read (a typo would silently measure the defaults), one of REFUSED_SETTINGS, a
+    name given twice with different values, and a value the settings refuse — before anything
+    is started."""
     # the names shared/config.py reads: the benchmark's processes get no DRIPPULSE_* variable of
     # the caller's environment, so these are the only settings that differ from the defaults
     known = set(re.findall(r'"(DRIPPULSE_[A-Z0-9_]+)"', inspect.getsource(config)))
@@ -68,10 +77,12 @@ def parse_settings(pairs: Iterable[str]) -> dict[str, str]:
         name, sep, value = pair.partition("=")
         if not sep:
             raise ValueError(f"--set {pair}: expected NAME=VALUE")
-        if name in HARNESS_SETTINGS:
-            raise ValueError(f"--set {name}: the benchmark sets it for each run")
+        if name in REFUSED_SETTINGS:
+            raise ValueError(f"--set {name}: {REFUSED_SETTINGS[name]}")
         if name not in known:
             raise ValueError(f"--set {name}: not a setting (docs/operations.md lists them)")
+        if settings.get(name, value) != value:
+            raise ValueError(f"--set {name}: given twice ({settings[name]}, {value})")
         settings[name] = value
     try:
         # the run's processes get a random SECRET_KEY too
@@ -81,16 +92,26 @@ def parse_settings(pairs: Iterable[str]) -> dict[str, str]:
     return settings
 
 
+def settings_arguments(pairs: Iterable[str], batch_size: int | None) -> list[str]:
+    """The --set arguments with `--batch-size N` as one of them (so the result records it, and
+    a different --set DRIPPULSE_BATCH_SIZE is refused rather than silently winning)."""
+    if batch_size is None:
+        return list(pairs)
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, not {batch_size}")
+    return [f"DRIPPULSE_BATCH_SIZE={batch_size}", *pairs]
+
+
 def add_settings_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="NAME=VALUE",
                         help="a setting for every process of the run, e.g. "
-                             "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable; default: "
-                             "the defaults, whatever this shell's environment says)")
+                             "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable); this shell's "
+                             "DRIPPULSE_* variables never reach a run")
 
 
 @contextmanager
-def bench_environment(prefix: str = "dp-bench-", batch_size: int | None = None,
+def bench_environment(prefix: str = "dp-bench-",
                       settings: dict[str, str] | None = None) -> Iterator[BenchEnv]:
     server = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
@@ -107,8 +128,6 @@ def bench_environment(prefix: str = "dp-bench-", batch_size: int | None = None,
                    SECRET_KEY=secrets.token_hex(32), DRIPPULSE_RATE_LIMIT_PER_MINUTE="1000000",
                    # a 10M-row bundle is 4.2 GB: the default 1 GiB upload limit would refuse it
                    DRIPPULSE_MAX_UPLOAD_BYTES=str(64 * 1024**3))
-        if batch_size:
-            env["DRIPPULSE_BATCH_SIZE"] = str(batch_size)
         env.update(settings or {})
         bench.env = env
         config.set_settings(config.load(env))

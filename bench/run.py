@@ -28,6 +28,7 @@ from bench.harness import (
     add_settings_argument,
     bench_environment,
     parse_settings,
+    settings_arguments,
     start_platform,
 )
 from shared import config
@@ -101,9 +102,9 @@ def _top_frames(collapsed: Path, n: int = 15) -> dict[str, list[dict]]:
 
 
 def run(rows: int, out: Path | None, profile: bool, concurrency: int,
-        batch_size: int | None = None, settings: dict[str, str] | None = None) -> dict:
+        settings: dict[str, str] | None = None) -> dict:
     """`settings`: DRIPPULSE_* values for every process of the run (harness.parse_settings)."""
-    with bench_environment("dp-bench-", batch_size=batch_size, settings=settings) as bench:
+    with bench_environment("dp-bench-", settings=settings) as bench:
         return _measure(bench, rows, out, profile, concurrency, settings or {})
 
 
@@ -268,8 +269,7 @@ def _database_mb(conninfo: str) -> dict[str, float]:
 def _print(r: dict) -> None:
     rows = [
         ("rows", f"{r['rows']:,} ({r['bundle_mb']} MB bundle)"),
-        ("settings (--set)", " ".join(f"{k}={v}" for k, v in r["settings"].items())
-         or "the defaults"),
+        ("settings (--set)", " ".join(f"{k}={v}" for k, v in r["settings"].items()) or "none"),
         ("anchor COPY in (records + events)", f"{r['anchor_copy_in']['rows_per_s']:,.0f} rows/s"),
         ("  as the tenant role (stage + INSERT, RLS)",
          f"{r['anchor_tenant_copy_in']['rows_per_s']:,.0f} rows/s"),
@@ -331,14 +331,15 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="run the worker under py-spy (pip install -e '.[bench]')")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
-    parser.add_argument("--batch-size", type=int, help="rows per import batch (default: settings)")
+    parser.add_argument("--batch-size", type=int,
+                        help="rows per import batch: --set DRIPPULSE_BATCH_SIZE=N")
     add_settings_argument(parser)
     args = parser.parse_args()
     try:
-        settings = parse_settings(args.settings)
+        settings = parse_settings(settings_arguments(args.settings, args.batch_size))
     except ValueError as exc:
         parser.error(str(exc))
-    run(args.rows, args.out, args.profile, args.concurrency, args.batch_size, settings)
+    run(args.rows, args.out, args.profile, args.concurrency, settings)
 
 
 if __name__ == "__main__":

@@ -91,12 +91,14 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
     out = tmp_path / "bench.json"
     try:
         result = run(1000, out, profile=False, concurrency=1,
-                     settings={"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0"})
+                     settings={"DRIPPULSE_BATCH_SIZE": "250"})
     finally:
         config.set_settings(settings)
     saved = json.loads(out.read_text())
     assert saved["rows"] == 1000 and saved["import"]["status"] == "succeeded"
-    assert saved["settings"] == {"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0"}  # what it ran with
+    # what it ran with, and with it: the tenant anchor writes in the import's batch size
+    assert saved["settings"] == {"DRIPPULSE_BATCH_SIZE": "250"}
+    assert saved["anchor_tenant_copy_in"]["batch_size"] == 250
     assert saved["export_job"]["status"] == "succeeded"
     for key in ("anchor_copy_in", "anchor_copy_out", "anchor_tenant_copy_in",
                 "anchor_tenant_copy_out", "anchor_copy_out_parallel", "get_export"):
@@ -117,7 +119,7 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
 def test_bench_settings_are_checked_before_anything_starts(capsys):
     """`--set NAME=VALUE`: a misspelt name would measure the defaults without a word, so it is
     refused, as are a value the settings refuse and the names the harness sets per run."""
-    from bench.harness import parse_settings
+    from bench.harness import parse_settings, settings_arguments
     assert parse_settings(["DRIPPULSE_EXPORT_PARALLEL_WORKERS=0", "DRIPPULSE_BATCH_SIZE=500"]
                           ) == {"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0",
                                 "DRIPPULSE_BATCH_SIZE": "500"}
@@ -125,11 +127,48 @@ def test_bench_settings_are_checked_before_anything_starts(capsys):
                          ("DRIPPULSE_BATCH_SIZE", "expected NAME=VALUE"),
                          ("DRIPPULSE_BATCH_SIZE=five", "must be an integer"),
                          ("DRIPPULSE_QUEUE_PREFIX=x:", "the benchmark sets it"),
+                         ("DRIPPULSE_APP_DATABASE_URL=postgresql://elsewhere/crm",
+                          "the database the benchmark creates"),
+                         ("DRIPPULSE_WORKER_CONCURRENCY=4", "use --concurrency"),
                          ("DRIPPULSE_TASK_TIME_LIMIT=10", "must hold")):
         with pytest.raises(ValueError, match=message):
             parse_settings([bad])
+    # --batch-size is one of the settings: recorded, and never silently overridden
+    assert parse_settings(settings_arguments([], 500)) == {"DRIPPULSE_BATCH_SIZE": "500"}
+    with pytest.raises(ValueError, match="given twice"):
+        parse_settings(settings_arguments(["DRIPPULSE_BATCH_SIZE=600"], 500))
     assert drippulse(["bench", "--rows", "10", "--set", "DRIPPULSE_BACH_SIZE=500"]) == 2
     assert "--set DRIPPULSE_BACH_SIZE: not a setting" in capsys.readouterr().err
+    assert drippulse(["bench", "--rows", "10", "--batch-size", "0"]) == 2
+    assert "--batch-size must be at least 1" in capsys.readouterr().err
+
+
+def test_the_tenants_run_keeps_its_limits_and_takes_set_values_on_top(monkeypatch):
+    """`--tenants` raises the per-organization job limit for its run; --set values come on top
+    (a caller may lower it on purpose) and are recorded."""
+    from contextlib import contextmanager
+
+    import bench.tenants as tenants
+    received = {}
+
+    class Started(Exception):
+        pass
+
+    @contextmanager
+    def environment(prefix, settings=None):
+        received.update(settings)
+        raise Started
+        yield
+
+    monkeypatch.setattr(tenants, "bench_environment", environment)
+    with pytest.raises(Started):
+        tenants.run(2, 10, settings={"DRIPPULSE_ORG_PARALLEL_BATCHES": "2"})
+    assert received == {"DRIPPULSE_MAX_ACTIVE_JOBS": "1000000",
+                        "DRIPPULSE_ORG_PARALLEL_BATCHES": "2"}
+    received.clear()
+    with pytest.raises(Started):
+        tenants.run(2, 10, settings={"DRIPPULSE_MAX_ACTIVE_JOBS": "5"})
+    assert received == {"DRIPPULSE_MAX_ACTIVE_JOBS": "5"}
 
 
 def test_bench_settings_reach_the_run_and_the_shells_do_not(bench_services, monkeypatch):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench.harness import parse_settings
+    from bench.harness import parse_settings, settings_arguments
 
     try:
-        settings = parse_settings(args.settings)
+        settings = parse_settings(settings_arguments(args.settings, args.batch_size))
     except ValueError as exc:
         print(f"drippulse bench: {exc}", file=sys.stderr)
         return 2
@@ -33,7 +33,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     from bench.run import run
 
-    result = run(args.rows, args.out, args.profile, args.concurrency, args.batch_size, settings)
+    result = run(args.rows, args.out, args.profile, args.concurrency, settings)
     return 0 if result["import"]["status"] == "succeeded" else 1
 
 
@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--profile", action="store_true",
                    help="run the worker under py-spy (pip install -e '.[bench]')")
     p.add_argument("--concurrency", type=int, default=2, help="worker processes")
-    p.add_argument("--batch-size", type=int, help="rows per import batch (default: settings)")
+    p.add_argument("--batch-size", type=int,
+                   help="rows per import batch: --set DRIPPULSE_BATCH_SIZE=N")
     p.add_argument("--source", choices=("bundle", "csv", "salesforce"), default="bundle",
                    help="csv / salesforce: the same rows through that converter against the "
                         "bundle path")
@@ -62,6 +63,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rows of each organization's bundle with --tenants (default 50000)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="a setting for every process of the run, e.g. "
-                        "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable); without it every "
-                        "process runs with the defaults, whatever this shell's environment says")
+                        "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable); this shell's "
+                        "DRIPPULSE_* variables never reach a run")
     p.set_defaults(handler=cmd_bench)
