@@ -17,15 +17,9 @@ import psycopg
 import requests
 
 from bench import baseline
-from bench.harness import (
-    BenchEnv,
-    add_settings_argument,
-    bench_environment,
-    conninfo,
-    parse_settings,
-    start_platform,
-)
+from bench.harness import BenchEnv, bench_environment, conninfo, start_platform
 from bench.run import _follow
+from bench.run_settings import add_settings_argument, settings_or_exit
 from shared.services import organizations
 
 
@@ -95,11 +89,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="report the best of N runs")
     add_settings_argument(parser)
     args = parser.parse_args()
-    try:
-        settings = parse_settings(args.settings)
-    except ValueError as exc:
-        parser.error(str(exc))
-    run(args.rows, args.repeat, settings)
+    run(args.rows, args.repeat, settings_or_exit(parser, args))
 
 
 if __name__ == "__main__":

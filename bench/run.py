@@ -23,14 +23,8 @@ import requests
 
 from bench import baseline, harness, processes
 from bench.generate import write_bundle
-from bench.harness import (
-    BenchEnv,
-    add_settings_argument,
-    bench_environment,
-    parse_settings,
-    settings_arguments,
-    start_platform,
-)
+from bench.harness import BenchEnv, bench_environment, start_platform
+from bench.run_settings import add_settings_argument, settings_or_exit
 from shared import config
 from shared.services import organizations
 
@@ -335,10 +329,7 @@ def main() -> None:
                         help="rows per import batch: --set DRIPPULSE_BATCH_SIZE=N")
     add_settings_argument(parser)
     args = parser.parse_args()
-    try:
-        settings = parse_settings(settings_arguments(args.settings, args.batch_size))
-    except ValueError as exc:
-        parser.error(str(exc))
+    settings = settings_or_exit(parser, args, args.batch_size)
     run(args.rows, args.out, args.profile, args.concurrency, settings)
 
 

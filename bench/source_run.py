@@ -19,7 +19,8 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import add_settings_argument, bench_environment, parse_settings, start_platform
+from bench.harness import bench_environment, start_platform
+from bench.run_settings import add_settings_argument, settings_or_exit
 from bench.source_files import write_bundle, write_csv_zip, write_salesforce_zip
 from shared.services import organizations
 
@@ -95,11 +96,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     add_settings_argument(parser)
     args = parser.parse_args()
-    try:
-        settings = parse_settings(args.settings)
-    except ValueError as exc:
-        parser.error(str(exc))
-    run(args.rows, args.out, args.source, settings)
+    run(args.rows, args.out, args.source, settings_or_exit(parser, args))
 
 
 if __name__ == "__main__":

@@ -37,13 +37,8 @@ from pathlib import Path
 import requests
 
 from bench.generate import write_bundle
-from bench.harness import (
-    BenchEnv,
-    add_settings_argument,
-    bench_environment,
-    parse_settings,
-    start_platform,
-)
+from bench.harness import BenchEnv, bench_environment, start_platform
+from bench.run_settings import add_settings_argument, settings_or_exit
 from shared.services import organizations
 
 # Limits that would refuse or throttle N organizations' imports (see the module docstring).
@@ -203,11 +198,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     add_settings_argument(parser)
     args = parser.parse_args()
-    try:
-        settings = parse_settings(args.settings)
-    except ValueError as exc:
-        parser.error(str(exc))
-    result = run(args.tenants, args.tenant_rows, args.out, args.timeout, settings)
+    result = run(args.tenants, args.tenant_rows, args.out, args.timeout,
+                 settings_or_exit(parser, args))
     raise SystemExit(0 if result["all_succeeded"] else 1)
 
 

@@ -119,7 +119,7 @@ def test_benchmark_smoke_run_produces_a_well_formed_result(database_url, setting
 def test_bench_settings_are_checked_before_anything_starts(capsys):
     """`--set NAME=VALUE`: a misspelt name would measure the defaults without a word, so it is
     refused, as are a value the settings refuse and the names the harness sets per run."""
-    from bench.harness import parse_settings, settings_arguments
+    from bench.run_settings import parse_settings, settings_arguments
     assert parse_settings(["DRIPPULSE_EXPORT_PARALLEL_WORKERS=0", "DRIPPULSE_BATCH_SIZE=500"]
                           ) == {"DRIPPULSE_EXPORT_PARALLEL_WORKERS": "0",
                                 "DRIPPULSE_BATCH_SIZE": "500"}

@@ -7,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.run_settings import add_settings_argument, parse_settings, settings_arguments
+
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bench.harness import parse_settings, settings_arguments
-
     try:
         settings = parse_settings(settings_arguments(args.settings, args.batch_size))
     except ValueError as exc:
@@ -61,8 +61,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "server, one worker)")
     p.add_argument("--tenant-rows", type=_at_least_one, default=50_000, metavar="M",
                    help="rows of each organization's bundle with --tenants (default 50000)")
-    p.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
-                   help="a setting for every process of the run, e.g. "
-                        "DRIPPULSE_EXPORT_PARALLEL_WORKERS=0 (repeatable); this shell's "
-                        "DRIPPULSE_* variables never reach a run")
+    add_settings_argument(p)
     p.set_defaults(handler=cmd_bench)
